@@ -1,0 +1,3 @@
+from mentionflow.cli import main
+
+main()

@@ -1,0 +1,5 @@
+"""The ``mentionflow`` command."""
+
+from mentionflow.cli.main import main
+
+__all__ = ["main"]

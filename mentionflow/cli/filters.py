@@ -1,0 +1,151 @@
+"""``mentionflow classify`` and ``mentionflow route``: JSON Lines filters."""
+
+from __future__ import annotations
+
+import os
+import sys
+from itertools import islice
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from mentionflow.cli.jsonl import LineError, read_objects, report, write_object
+from mentionflow.models import Category
+from mentionflow.settings import Settings, get_settings
+from routing.engine import MentionFacts, RoutingEngine
+from routing.loader import RulesError, load_rules
+
+__all__ = ["classify_cmd", "route_cmd"]
+
+CHUNK = 64  # lines classified per forward pass; small enough to stream through a pipe
+
+
+@click.command("classify")
+@click.option("--input", "input_", type=click.File("r", encoding="utf-8"), default="-", help="JSON Lines (default stdin)")
+@click.option("--output", type=click.File("w", encoding="utf-8"), default="-", help="JSON Lines (default stdout)")
+def classify_cmd(input_: IO[str], output: IO[str]) -> None:
+    """Label each mention complaint, question, praise, lead or other.
+
+    Each input line needs "id" and "text"; "lang" is used when given. Each
+    output line is the input plus "category", "confidence", "scores" and
+    "language". Bad lines yield {"id", "error"}; the exit status is then 2.
+    """
+    settings = get_settings()
+    classifier = None
+    failed = False
+    items = read_objects(input_, {"id": (str, int), "text": str})
+    while chunk := list(islice(items, CHUNK)):
+        good: list[dict[str, Any]] = []
+        for item in chunk:
+            if isinstance(item, dict) and not item["text"].strip():
+                chunk[chunk.index(item)] = LineError(0, item["id"], f"mention {item['id']}: text is empty")
+            elif isinstance(item, dict):
+                good.append(item)
+        if good and classifier is None:
+            from classifiers.model import MentionClassifier
+
+            classifier = MentionClassifier.load(settings.classifier_dir, settings.cache_dir, _encoder_override(settings))
+        predictions = iter(
+            classifier.process(
+                [g["text"] for g in good],
+                [g.get("lang") if isinstance(g.get("lang"), str) else None for g in good],
+                batch_size=settings.classify_batch_size,
+            )
+            if good and classifier
+            else []
+        )
+        for item in chunk:
+            if isinstance(item, LineError):
+                failed = True
+                report(item)
+                write_object(output, item.as_output())
+                continue
+            pred = next(predictions)
+            write_object(
+                output,
+                {
+                    **item,
+                    "category": pred.category.value,
+                    "confidence": round(pred.confidence, 6),
+                    "scores": {k.value: v for k, v in pred.scores.items()},
+                    "language": pred.language,
+                },
+            )
+        output.flush()
+    if failed:
+        sys.exit(2)
+
+
+def _encoder_override(settings: Settings) -> str | None:
+    """An explicitly configured encoder replaces the one the artifact records."""
+    return settings.encoder if "MENTIONFLOW_ENCODER" in os.environ else None
+
+
+@click.command("route")
+@click.option("--rules", "rules_path", type=click.Path(dir_okay=False), default=None, help="rules file (default config/routing.yaml)")
+@click.option("--input", "input_", type=click.File("r", encoding="utf-8"), default="-")
+@click.option("--output", type=click.File("w", encoding="utf-8"), default="-")
+def route_cmd(rules_path: str | None, input_: IO[str], output: IO[str]) -> None:
+    """Decide the team for each classified mention.
+
+    Adds "team" (customer_service, pr, sales, marketing or none), "priority",
+    "rule" and "reasons" to each line of `mentionflow classify` output.
+    """
+    try:
+        engine = RoutingEngine(load_rules(Path(rules_path) if rules_path else get_settings().rules_file))
+    except RulesError as exc:
+        raise click.ClickException(str(exc)) from exc
+    failed = False
+    for item in read_objects(input_, {"id": (str, int), "category": str}):
+        if isinstance(item, dict):
+            try:
+                facts = _facts(item)
+            except ValueError as exc:
+                item = LineError(0, item.get("id"), f"mention {item.get('id')}: {exc}")
+        if isinstance(item, LineError):
+            failed = True
+            report(item)
+            write_object(output, item.as_output())
+            continue
+        decision = engine.decide(facts)
+        write_object(
+            output,
+            {
+                **item,
+                "team": decision.team.value if decision.team else "none",
+                "priority": decision.priority.value if decision.priority else None,
+                "rule": decision.rule_id,
+                "reasons": decision.reasons,
+            },
+        )
+    output.flush()
+    if failed:
+        sys.exit(2)
+
+
+def _facts(item: dict[str, Any]) -> MentionFacts:
+    """Routing facts from a loosely typed classified line; ValueError names the bad field."""
+    try:
+        category = Category(item["category"])
+    except ValueError:
+        raise ValueError(f"unknown category {item['category']!r}") from None
+    author = item.get("author") if isinstance(item.get("author"), dict) else {}
+    followers = author.get("followers", item.get("followers", 0)) or 0
+    if isinstance(followers, str) and followers.strip().isdigit():
+        followers = int(followers)
+    if not isinstance(followers, int) or isinstance(followers, bool) or followers < 0:
+        raise ValueError(f"author.followers must be a non-negative integer, got {followers!r}")
+    confidence = item.get("confidence", 1.0)
+    if not isinstance(confidence, int | float) or isinstance(confidence, bool):
+        raise ValueError(f"confidence must be a number, got {confidence!r}")
+    language = item.get("language") or item.get("lang")
+    return MentionFacts(
+        category=category,
+        confidence=float(confidence),
+        language=language if isinstance(language, str) else None,
+        platform=item.get("platform") if isinstance(item.get("platform"), str) else None,
+        brand=item.get("brand") if isinstance(item.get("brand"), str) else None,
+        followers=followers,
+        verified=bool(author.get("verified", False)),
+    )

@@ -1,0 +1,48 @@
+"""``mentionflow worker classify|route``: one pipeline stage, until SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from mentionflow.settings import get_settings
+
+__all__ = ["worker_cmd"]
+
+log = logging.getLogger(__name__)
+
+
+@click.command("worker")
+@click.argument("kind", type=click.Choice(["classify", "route"]))
+@click.option("--max-idle", type=float, default=None, help="exit after this many idle seconds")
+def worker_cmd(kind: str, max_idle: float | None) -> None:
+    """Run a classifier or router worker against the configured broker."""
+    from mentionflow.kafka import BatchWorker, Topics, make_consumer, make_producer
+
+    settings = get_settings()
+    if not settings.bootstrap_servers:
+        raise click.ClickException("MENTIONFLOW_BOOTSTRAP_SERVERS is not set")
+    topics = Topics()
+    producer = make_producer(settings.bootstrap_servers, settings)
+    if kind == "classify":
+        from classifiers.model import MentionClassifier
+        from classifiers.worker import ClassifyHandler
+
+        classifier = MentionClassifier.load(settings.classifier_dir, settings.cache_dir)
+        handler = ClassifyHandler(classifier, producer, topics, settings.classify_batch_size)
+        source, group = topics.raw, "mentionflow-classifier"
+    else:
+        from mentionflow.store import TicketStore, make_engine, migrate
+        from routing.engine import RoutingEngine
+        from routing.loader import load_rules
+        from routing.worker import RouteHandler
+
+        engine = make_engine(settings.database_url)
+        migrate(engine)
+        handler = RouteHandler(RoutingEngine(load_rules(settings.rules_file)), TicketStore(engine), producer, topics)
+        source, group = topics.classified, "mentionflow-router"
+    consumer = make_consumer(settings.bootstrap_servers, group, [source], settings)
+    worker = BatchWorker(consumer, producer, handler, name=f"{kind}-worker", poll_timeout_ms=settings.consumer_poll_ms)
+    worker.install_signal_handlers()
+    worker.run(max_idle_s=max_idle)

@@ -1,0 +1,200 @@
+"""Idempotent writes and the reads the pipeline needs.
+
+Inserts ignore conflicts on the mention id, so replaying a batch after a
+crash writes nothing twice; the unique constraint on ``tickets.mention_id``
+makes "one ticket per mention" a property of the database, not of the code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from mentionflow.models import ClassifiedMention, Ticket, utcnow
+from mentionflow.store.tables import MentionRow, SourceCursorRow, TicketRow
+
+__all__ = ["RoutedMention", "TicketStore"]
+
+
+@dataclass(frozen=True)
+class RoutedMention:
+    """A classified mention with the routing decision; ``ticket`` is None when suppressed."""
+
+    classified: ClassifiedMention
+    rule_id: str
+    ticket: Ticket | None
+
+
+class TicketStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        dialect = engine.dialect.name
+        if dialect == "postgresql":
+            self._insert = postgresql.insert
+        elif dialect == "sqlite":
+            self._insert = sqlite.insert
+        else:  # pragma: no cover - guarded at configuration time
+            raise ValueError(f"unsupported database backend {dialect!r}: use PostgreSQL or SQLite")
+
+    # -- writes -----------------------------------------------------------
+    def save(self, batch: Sequence[RoutedMention]) -> list[Ticket]:
+        """Write mentions and tickets in one transaction; return every ticket
+        of the batch not yet published, including ones written by an earlier
+        attempt that crashed before publishing."""
+        if not batch:
+            return []
+        now = utcnow()
+        mention_rows = {r.classified.id: _mention_row(r, now) for r in batch}
+        ticket_rows = {r.ticket.mention_id: _ticket_row(r.ticket) for r in batch if r.ticket}
+        with self.engine.begin() as conn:
+            conn.execute(
+                self._insert(MentionRow).on_conflict_do_nothing(index_elements=["id"]),
+                list(mention_rows.values()),
+            )
+            if ticket_rows:
+                conn.execute(
+                    self._insert(TicketRow).on_conflict_do_nothing(index_elements=["mention_id"]),
+                    list(ticket_rows.values()),
+                )
+                rows = conn.execute(
+                    select(TicketRow.__table__).where(
+                        TicketRow.mention_id.in_(list(ticket_rows)), TicketRow.published_at.is_(None)
+                    )
+                ).all()
+            else:
+                rows = []
+        return [_ticket_from_row(row) for row in rows]
+
+    def mark_published(self, ticket_ids: Iterable[str]) -> None:
+        ids = list(ticket_ids)
+        if not ids:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(TicketRow)
+                .where(TicketRow.id.in_(ids), TicketRow.published_at.is_(None))
+                .values(published_at=utcnow())
+            )
+
+    def get_cursor(self, source: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(SourceCursorRow.cursor).where(SourceCursorRow.source == source)
+            ).scalar_one_or_none()
+
+    def set_cursor(self, source: str, cursor: dict[str, Any]) -> None:
+        row = {"source": source, "cursor": cursor, "updated_at": utcnow()}
+        stmt = self._insert(SourceCursorRow).values(**row)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["source"], set_={"cursor": stmt.excluded.cursor, "updated_at": stmt.excluded.updated_at}
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+
+    # -- reads ------------------------------------------------------------
+    def routed_ids(self, ids: Iterable[str]) -> set[str]:
+        wanted = list(ids)
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i : i + 500]
+                found.update(conn.execute(select(MentionRow.id).where(MentionRow.id.in_(chunk))).scalars())
+        return found
+
+    def ticket_counts(self, mention_ids: Iterable[str] | None = None) -> dict[tuple[str, str], int]:
+        """Tickets per (team, category), optionally for some mentions only."""
+        stmt = select(TicketRow.team, TicketRow.category, func.count()).group_by(
+            TicketRow.team, TicketRow.category
+        )
+        if mention_ids is not None:
+            stmt = stmt.where(TicketRow.mention_id.in_(list(mention_ids)))
+        with self.engine.connect() as conn:
+            return {(team, cat): n for team, cat, n in conn.execute(stmt)}
+
+    def count_tickets(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(TicketRow)).scalar_one())
+
+    def count_mentions(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(MentionRow)).scalar_one())
+
+    def tickets_for(self, mention_ids: Iterable[str]) -> list[Ticket]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(TicketRow.__table__).where(TicketRow.mention_id.in_(list(mention_ids)))).all()
+        return [_ticket_from_row(r) for r in rows]
+
+
+def _mention_row(routed: RoutedMention, now: datetime) -> dict[str, Any]:
+    c = routed.classified
+    m = c.mention
+    return {
+        "id": m.id,
+        "platform": m.platform,
+        "native_id": m.native_id,
+        "brand": m.brand,
+        "text": m.text,
+        "language": c.language or m.language,
+        "author_handle": m.author.handle,
+        "author_display_name": m.author.display_name,
+        "author_followers": m.author.followers,
+        "author_verified": m.author.verified,
+        "url": m.url,
+        "created_at": m.created_at,
+        "received_at": m.received_at,
+        "raw": m.raw,
+        "category": c.category.value,
+        "confidence": c.confidence,
+        "scores": {k.value: v for k, v in c.scores.items()},
+        "model_version": c.model_version,
+        "classified_at": c.classified_at,
+        "team": routed.ticket.team.value if routed.ticket else None,
+        "rule_id": routed.rule_id,
+        "routed_at": now,
+    }
+
+
+def _ticket_row(t: Ticket) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "mention_id": t.mention_id,
+        "team": t.team.value,
+        "priority": t.priority.value,
+        "category": t.category.value,
+        "brand": t.brand,
+        "rule_id": t.rule_id,
+        "reasons": list(t.reasons),
+        "status": t.status.value,
+        "sla_due_at": t.sla_due_at,
+        "created_at": t.created_at,
+        "published_at": None,
+    }
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything we write is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _ticket_from_row(row: Any) -> Ticket:
+    return Ticket.model_validate(
+        {
+            "id": row.id,
+            "mention_id": row.mention_id,
+            "team": row.team,
+            "priority": row.priority,
+            "rule_id": row.rule_id,
+            "reasons": list(row.reasons),
+            "status": row.status,
+            "category": row.category,
+            "brand": row.brand,
+            "sla_due_at": _aware(row.sla_due_at),
+            "created_at": _aware(row.created_at),
+        },
+        strict=False,
+    )

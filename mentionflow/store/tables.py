@@ -1,0 +1,74 @@
+"""Table definitions. Alembic migrations under ``migrations/`` create them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["Base", "MentionRow", "SourceCursorRow", "TicketRow"]
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON}
+
+
+class MentionRow(Base):
+    """Every classified mention, ticketed or not: reports count the 'other' ones too."""
+
+    __tablename__ = "mentions"
+
+    id: Mapped[str] = mapped_column(String(512), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(64))
+    native_id: Mapped[str] = mapped_column(String(448))
+    brand: Mapped[str] = mapped_column(String(128), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(16))
+    author_handle: Mapped[str] = mapped_column(String(256))
+    author_display_name: Mapped[str | None] = mapped_column(String(512))
+    author_followers: Mapped[int] = mapped_column(BigInteger)
+    author_verified: Mapped[bool] = mapped_column(Boolean)
+    url: Mapped[str | None] = mapped_column(String(4096))
+    created_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    raw: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    category: Mapped[str] = mapped_column(String(16), index=True)
+    confidence: Mapped[float] = mapped_column(Float)
+    scores: Mapped[dict[str, Any]] = mapped_column(JSON)
+    model_version: Mapped[str] = mapped_column(String(128))
+    classified_at: Mapped[datetime]
+    team: Mapped[str | None] = mapped_column(String(32))
+    rule_id: Mapped[str] = mapped_column(String(128))
+    routed_at: Mapped[datetime]
+
+
+class TicketRow(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (Index("ix_tickets_team_status", "team", "status"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    mention_id: Mapped[str] = mapped_column(
+        String(512), ForeignKey("mentions.id", ondelete="CASCADE"), unique=True
+    )
+    team: Mapped[str] = mapped_column(String(32))
+    priority: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(16))
+    brand: Mapped[str] = mapped_column(String(128))
+    rule_id: Mapped[str] = mapped_column(String(128))
+    reasons: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    sla_due_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    published_at: Mapped[datetime | None]
+
+
+class SourceCursorRow(Base):
+    """Where a listener left off, so a restart neither misses nor repeats."""
+
+    __tablename__ = "source_cursors"
+
+    source: Mapped[str] = mapped_column(String(128), primary_key=True)
+    cursor: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime]
