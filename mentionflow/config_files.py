@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from pydantic import BaseModel
 
-__all__ = ["ConfigFileError", "load_config", "parse_config"]
+__all__ = ["ConfigFileError", "LocatedValueError", "load_config", "parse_config"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -28,6 +28,16 @@ class ConfigFileError(ValueError):
         self.problems = problems
         lines = [f"{path}:{line}: {msg}" if line else f"{path}: {msg}" for line, msg in problems]
         super().__init__("\n".join(lines))
+
+
+class LocatedValueError(ValueError):
+    """A validator's error about a part of the value it checked, e.g. the
+    second of two rules with one id: ``at`` is the path below the field, so
+    the error points at that line rather than at the start of the list."""
+
+    def __init__(self, message: str, at: tuple[Any, ...]) -> None:
+        super().__init__(message)
+        self.at = at
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
@@ -55,14 +65,14 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
 def _path(loc: tuple[Any, ...], node: yaml.Node | None) -> str:
     parts: list[str] = []
     current = node
-    for part in loc:
+    for n, part in enumerate(loc):
         found = None
         if isinstance(current, yaml.MappingNode):
             found = next((v for k, v in current.value if str(k.value) == str(part)), None)
         elif isinstance(current, yaml.SequenceNode) and isinstance(part, int) and part < len(current.value):
             found = current.value[part]
-        if found is None and current is not None:
-            continue  # a union tag, not part of the document
+        if found is None and current is not None and n < len(loc) - 1:
+            continue  # a union tag, not part of the document (a missing key comes last)
         parts.append(f"[{part}]" if isinstance(part, int) else f".{part}" if parts else str(part))
         current = found
     return "".join(parts) or "(document)"
@@ -83,7 +93,7 @@ def parse_config(text: str, model: type[M], source: str = "<config>") -> M:
     except ValidationError as exc:
         merged: dict[tuple[int | None, str], list[str]] = {}
         for err in exc.errors(include_url=False):
-            loc = tuple(err["loc"])
+            loc = tuple(err["loc"]) + getattr((err.get("ctx") or {}).get("error"), "at", ())
             key = (_line_of(root, loc), _path(loc, root))
             msg = err["msg"].removeprefix("Value error, ")
             if msg not in merged.setdefault(key, []):

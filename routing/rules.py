@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from mentionflow.config_files import LocatedValueError
 from mentionflow.models import Category, Priority, Team
 
 __all__ = [
@@ -245,8 +246,8 @@ class RuleSet(_Strict):
     @classmethod
     def _unique_ids(cls, rules: list[Rule]) -> list[Rule]:
         seen: set[str] = set()
-        for rule in rules:
+        for i, rule in enumerate(rules):
             if rule.id in seen:
-                raise ValueError(f"rule id {rule.id!r} is used twice")
+                raise LocatedValueError(f"rule id {rule.id!r} is used twice", at=(i, "id"))
             seen.add(rule.id)
         return rules
