@@ -77,7 +77,9 @@ class BatchWorker:
                 polled = self._consumer.poll(timeout_ms=self._poll_timeout_ms)
                 records = [r for batch in polled.values() for r in batch]
                 if not records:
-                    if max_idle_s is not None and time.monotonic() - idle_since > max_idle_s:
+                    if not self._consumer.assignment():
+                        idle_since = time.monotonic()  # still joining the group: not idle yet
+                    elif max_idle_s is not None and time.monotonic() - idle_since > max_idle_s:
                         break
                     continue
                 idle_since = time.monotonic()
