@@ -75,7 +75,7 @@ def fit_temperature(logits: torch.Tensor, targets: torch.Tensor) -> float:
         return loss
 
     opt.step(closure)
-    return float(log_t.exp().clamp(0.05, 20.0))
+    return float(log_t.detach().exp().clamp(0.05, 20.0))
 
 
 def train(out_dir: Path, config: TrainConfig | None = None, splits_dir: Path = SPLITS_DIR) -> dict:
