@@ -50,9 +50,10 @@ def demo_cmd(sample: Path, timeout: float) -> None:
         counts = stack.store.ticket_counts(ids)
         created = stack.store.count_tickets() - tickets_before
         console.print(_table(counts))
+        ticketed = sum(counts.values())
         console.print(
-            f"mentions routed: {len(ids)}; tickets for them: {sum(counts.values())}; "
-            f"new tickets this run: {created}"
+            f"mentions routed: {len(ids)}; tickets for them: {ticketed}; "
+            f"no ticket (other): {len(ids) - ticketed}; new tickets this run: {created}"
         )
     finally:
         stack.stop()
