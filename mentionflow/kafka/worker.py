@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -56,11 +55,18 @@ class BatchWorker:
         self._poll_timeout_ms = poll_timeout_ms
         self._max_retries = max_retries
         self._on_committed = on_committed
-        self._stop = threading.Event()
+        # A plain flag, not threading.Event: stop() runs in signal handlers, and
+        # Event.set() there deadlocks if the signal lands inside Event.wait().
+        self._stopping = False
         self.processed = 0
 
     def stop(self, *_: object) -> None:
-        self._stop.set()
+        self._stopping = True
+
+    def _sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self._stopping and time.monotonic() < deadline:
+            time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
 
     def install_signal_handlers(self) -> None:
         """SIGTERM/SIGINT finish the batch in hand, commit, and exit cleanly."""
@@ -73,7 +79,7 @@ class BatchWorker:
         failures = 0
         log.info("%s: started", self._name)
         try:
-            while not self._stop.is_set():
+            while not self._stopping:
                 polled = self._consumer.poll(timeout_ms=self._poll_timeout_ms)
                 records = [r for batch in polled.values() for r in batch]
                 if not records:
@@ -94,7 +100,7 @@ class BatchWorker:
                     delay = min(30.0, 0.5 * 2 ** (failures - 1))
                     log.exception("%s: batch failed, retrying in %.1fs", self._name, delay)
                     self._rewind(records)
-                    self._stop.wait(delay)
+                    self._sleep(delay)
                     continue
                 failures = 0
                 self._commit(records)

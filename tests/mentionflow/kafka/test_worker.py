@@ -63,7 +63,7 @@ def test_nothing_is_committed_when_the_handler_keeps_failing(broker, topic):
     consumer = make_consumer(broker.bootstrap_servers, "g2", [topic])
     worker = BatchWorker(consumer, make_producer(broker.bootstrap_servers), handler, name="t",
                          poll_timeout_ms=200, max_retries=1)
-    worker._stop.wait = lambda _delay: False  # no backoff sleeps in the test
+    worker._sleep = lambda _delay: None  # no backoff sleeps in the test
     with pytest.raises(RuntimeError, match="poison"):
         worker.run(max_idle_s=3)
     assert sorted(drain(broker.bootstrap_servers, "g2", topic, len(values))) == sorted(values)

@@ -1,0 +1,59 @@
+"""``mentionflow up``: the long-running local stack, until Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import click
+
+from mentionflow.settings import get_settings
+
+__all__ = ["up_cmd"]
+
+
+@click.command("up")
+@click.option("--airflow/--no-airflow", default=True, show_default=True, help="also run airflow standalone")
+@click.option("--classifiers", default=1, show_default=True, help="classifier worker processes")
+@click.option("--routers", default=1, show_default=True, help="router worker processes")
+def up_cmd(airflow: bool, classifiers: int, routers: int) -> None:
+    """Start broker, workers and Airflow; restart crashed workers; Ctrl-C stops all."""
+    from mentionflow.stack.airflow import AirflowStandalone
+    from mentionflow.stack.local import LocalStack
+
+    settings = get_settings()
+    run_dir = settings.var_dir / "run" / "up"
+    stack = LocalStack(settings, run_dir)
+    # SIGTERM behaves like Ctrl-C: both unwind into the `finally` below.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    af: AirflowStandalone | None = None
+    try:
+        stack.start(classifiers=classifiers, routers=routers)
+        click.echo(f"broker:   {stack.bootstrap_servers}")
+        click.echo(f"store:    {settings.database_url}")
+        click.echo(f"workers:  {', '.join(w.name for w in stack.workers)} (logs in {run_dir})")
+        if airflow:
+            af = AirflowStandalone(settings.var_dir / "airflow", stack.child_env(), run_dir).start()
+            click.echo("airflow:  starting (about a minute)...")
+            af.wait_healthy()
+            click.echo(f"Airflow UI: {af.url}  login: admin / {af.admin_password() or '(see var/airflow)'}")
+        click.echo("Running. Press Ctrl-C to stop everything.")
+        while True:
+            time.sleep(2.0)
+            for dead in stack.dead_workers():
+                click.echo(f"{dead.name} exited with {dead.proc.returncode if dead.proc else '?'}; restarting", err=True)
+                stack.workers.remove(dead)
+                kind, _, index = dead.name.partition("-worker-")
+                stack.start_worker(kind, int(index))
+            if af and not af.process.alive():
+                raise click.ClickException(f"airflow exited; see {run_dir / 'airflow.log'}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        # Shutdown must not be cut short by a second signal: children would be orphaned.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        click.echo("stopping...")
+        if af:
+            af.stop()
+        stack.stop()
