@@ -30,7 +30,7 @@ def demo_cmd(sample: Path, timeout: float) -> None:
     from mentionflow.kafka import make_producer
     from mentionflow.stack.local import LocalStack
 
-    console = Console(stderr=False)
+    console = Console(soft_wrap=True)
     settings = get_settings()
     stack = LocalStack(settings, settings.var_dir / "run" / "demo")
     try:
@@ -51,10 +51,13 @@ def demo_cmd(sample: Path, timeout: float) -> None:
         created = stack.store.count_tickets() - tickets_before
         console.print(_table(counts))
         ticketed = sum(counts.values())
-        console.print(
-            f"mentions routed: {len(ids)}; tickets for them: {ticketed}; "
-            f"no ticket (other): {len(ids) - ticketed}; new tickets this run: {created}"
-        )
+        for label, value in (
+            ("mentions routed", len(ids)),
+            ("tickets for them", ticketed),
+            ("no ticket (other)", len(ids) - ticketed),
+            ("new tickets this run", created),
+        ):
+            console.print(f"{label}: {value}")
     finally:
         stack.stop()
 

@@ -11,6 +11,10 @@ from mentionflow.settings import get_settings
 
 __all__ = ["up_cmd"]
 
+#: A worker that exits more often than this within the window is broken, not unlucky.
+MAX_RESTARTS = 5
+RESTART_WINDOW_S = 120
+
 
 @click.command("up")
 @click.option("--airflow/--no-airflow", default=True, show_default=True, help="also run airflow standalone")
@@ -27,6 +31,7 @@ def up_cmd(airflow: bool, classifiers: int, routers: int) -> None:
     # SIGTERM behaves like Ctrl-C: both unwind into the `finally` below.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     af: AirflowStandalone | None = None
+    restarts: dict[str, list[float]] = {}
     try:
         stack.start(classifiers=classifiers, routers=routers)
         click.echo(f"broker:   {stack.bootstrap_servers}")
@@ -41,7 +46,17 @@ def up_cmd(airflow: bool, classifiers: int, routers: int) -> None:
         while True:
             time.sleep(2.0)
             for dead in stack.dead_workers():
-                click.echo(f"{dead.name} exited with {dead.proc.returncode if dead.proc else '?'}; restarting", err=True)
+                code = dead.proc.returncode if dead.proc else "?"
+                now = time.monotonic()
+                recent = [t for t in restarts.get(dead.name, []) if now - t < RESTART_WINDOW_S] + [now]
+                restarts[dead.name] = recent
+                if len(recent) > MAX_RESTARTS:
+                    raise click.ClickException(
+                        f"{dead.name} keeps exiting ({len(recent)} times in {RESTART_WINDOW_S}s); "
+                        f"see {dead.log_file}"
+                    )
+                click.echo(f"{dead.name} exited with {code}; restarting", err=True)
+                dead.stop()
                 stack.workers.remove(dead)
                 kind, _, index = dead.name.partition("-worker-")
                 stack.start_worker(kind, int(index))

@@ -21,13 +21,15 @@ def test_demo_twice_routes_every_mention_once(tmp_path):
                                 capture_output=True, text=True, timeout=900)
         assert result.returncode == 0, result.stdout + result.stderr
         runs.append(result.stdout)
-    first = re.search(r"mentions routed: (\d+); tickets for them: (\d+); no ticket \(other\): (\d+); "
-                      r"new tickets this run: (\d+)", runs[0])
-    second = re.search(r"new tickets this run: (\d+)", runs[1])
-    assert first and second
-    routed, tickets, untouched, created = map(int, first.groups())
+    def figures(out: str) -> dict[str, int]:
+        return {k: int(v) for k, v in re.findall(r"^([a-z ()]+): (\d+)$", out, re.MULTILINE)}
+
+    first, second = figures(runs[0]), figures(runs[1])
+    routed, tickets = first["mentions routed"], first["tickets for them"]
+    untouched, created = first["no ticket (other)"], first["new tickets this run"]
     assert routed >= 200 and created == tickets and tickets + untouched == routed
-    assert int(second.group(1)) == 0
+    assert second["mentions routed"] == routed and second["tickets for them"] == tickets
+    assert second["new tickets this run"] == 0
     assert "Tickets per team and category" in runs[1]
 
     engine = create_engine(f"sqlite:///{db}")
