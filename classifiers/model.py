@@ -11,7 +11,6 @@ rebuilt from its pinned package.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ import torch
 from pydantic import BaseModel, Field
 from torch import nn
 
+from classifiers.dedup import LruCache, near_duplicate_key
 from classifiers.encoder import resolve_encoder
 from classifiers.language import detect_language
 from mentionflow.models import Category
@@ -64,6 +64,13 @@ class Prediction:
     confidence: float
     scores: dict[Category, float]  # every label, most probable first
     language: str | None
+    #: Below the review threshold: a human should look before a team acts.
+    needs_review: bool = False
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
 
 class MeanPoolClassifier(nn.Module):
@@ -75,8 +82,30 @@ class MeanPoolClassifier(nn.Module):
 
     def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        return mean_pool(hidden, attention_mask)
+
+    # Split forward, for training only the top layers: the frozen bottom is
+    # run once per example and cached, the top is trained on the cache.
+    def lower(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, split: int) -> torch.Tensor:
+        """Hidden states after the first ``split`` encoder layers."""
+        hidden = self.encoder.embeddings(input_ids=input_ids)
+        return self._layers(hidden, attention_mask, 0, split)
+
+    def upper(self, hidden: torch.Tensor, attention_mask: torch.Tensor, split: int) -> torch.Tensor:
+        """Logits from hidden states at layer ``split``."""
+        hidden = self._layers(hidden, attention_mask, split, len(self.encoder.encoder.layer))
+        return self.head(self.dropout(mean_pool(hidden, attention_mask)))
+
+    def _layers(self, hidden: torch.Tensor, attention_mask: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+        from transformers.masking_utils import create_bidirectional_mask
+
+        mask = create_bidirectional_mask(
+            config=self.encoder.config, inputs_embeds=hidden, attention_mask=attention_mask
+        )
+        for layer in self.encoder.encoder.layer[start:stop]:
+            out = layer(hidden, mask)
+            hidden = out[0] if isinstance(out, tuple) else out
+        return hidden
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(self.embed(input_ids, attention_mask)))
@@ -91,21 +120,32 @@ def _configure_threads() -> None:
 def load_encoder(spec: str, cache_dir: Path) -> tuple[nn.Module, Any]:
     """The base encoder and its tokenizer, offline."""
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()  # the pooler is not in the file: we mean-pool instead
     path = resolve_encoder(spec, cache_dir)
     tokenizer = AutoTokenizer.from_pretrained(path)
-    kwargs: dict[str, Any] = {}
-    if Path(path).is_dir() and json.loads((Path(path) / "config.json").read_text()).get("model_type") == "bert":
-        kwargs["add_pooling_layer"] = False  # mean pooling; the pooler is not in the file
-    encoder = AutoModel.from_pretrained(path, **kwargs)
+    encoder = AutoModel.from_pretrained(path)
+    if getattr(encoder, "pooler", None) is not None:
+        encoder.pooler = None  # never used; skip its matmul
     return encoder, tokenizer
 
 
 class MentionClassifier:
-    def __init__(self, network: MeanPoolClassifier, tokenizer: Any, meta: ClassifierMeta) -> None:
+    def __init__(
+        self,
+        network: MeanPoolClassifier,
+        tokenizer: Any,
+        meta: ClassifierMeta,
+        review_threshold: float = 0.5,
+        cache_size: int = 10_000,
+    ) -> None:
         self.network = network.eval()
         self.tokenizer = tokenizer
         self.meta = meta
+        self.review_threshold = review_threshold
+        self._cache: LruCache[list[float]] = LruCache(cache_size)
 
     @property
     def labels(self) -> list[Category]:
@@ -124,7 +164,13 @@ class MentionClassifier:
         return cls(network, tokenizer, m)
 
     @classmethod
-    def load(cls, artifact_dir: Path, cache_dir: Path, encoder_spec: str | None = None) -> MentionClassifier:
+    def load(
+        cls,
+        artifact_dir: Path,
+        cache_dir: Path,
+        encoder_spec: str | None = None,
+        review_threshold: float = 0.5,
+    ) -> MentionClassifier:
         """Load a persisted artifact over its encoder.
 
         ``encoder_spec`` overrides the recorded encoder (same architecture
@@ -140,6 +186,7 @@ class MentionClassifier:
         meta = ClassifierMeta.model_validate_json(meta_path.read_text())
         clf = cls.untrained(encoder_spec or meta.encoder, cache_dir, **meta.model_dump(exclude={"encoder"}))
         clf.meta = meta
+        clf.review_threshold = review_threshold
         state = load_file(str(artifact_dir / HEAD_FILE))
         missing, unexpected = clf.network.load_state_dict(state, strict=False)
         if unexpected:
@@ -154,8 +201,10 @@ class MentionClassifier:
 
         artifact_dir.mkdir(parents=True, exist_ok=True)
         keep = ["head."] + [f"encoder.encoder.layer.{i}." for i in self.meta.trainable_layers]
+        # Encoder layers are stored in fp16 (half the size, no measurable
+        # change in predictions); the head stays fp32.
         state = {
-            k: v.detach().contiguous().clone()
+            k: v.detach().contiguous().clone().to(torch.float16 if k.startswith("encoder.") else torch.float32)
             for k, v in self.network.state_dict().items()
             if any(k.startswith(p) for p in keep)
         }
@@ -201,18 +250,32 @@ class MentionClassifier:
         languages: Sequence[str | None] | None = None,
         batch_size: int = 32,
     ) -> list[Prediction]:
-        """Label a batch. ``languages`` (if known from the source) win over detection."""
-        probs = self.probabilities(texts, batch_size)
+        """Label a batch. ``languages`` (if known from the source) win over
+        detection. Near-exact duplicates (``classifiers.dedup``) are run through
+        the network once, within the batch and across recent batches."""
+        keys = [near_duplicate_key(t) for t in texts]
+        todo: dict[str, str] = {}
+        for key, text in zip(keys, texts, strict=True):
+            if key not in todo and self._cache.get(key) is None:
+                todo[key] = text
+        if todo:
+            probs = self.probabilities(list(todo.values()), batch_size)
+            for key, row in zip(todo, probs.tolist(), strict=True):
+                self._cache.put(key, row)
         langs = list(languages) if languages is not None else [None] * len(texts)
         predictions = []
-        for row, text, lang in zip(probs.tolist(), texts, langs, strict=True):
+        for key, text, lang in zip(keys, texts, langs, strict=True):
+            row = self._cache.get(key)
+            assert row is not None
             ranked = sorted(zip(self.meta.labels, row, strict=True), key=lambda kv: kv[1], reverse=True)
+            confidence = float(ranked[0][1])
             predictions.append(
                 Prediction(
                     category=ranked[0][0],
-                    confidence=float(ranked[0][1]),
+                    confidence=confidence,
                     scores={label: round(float(p), 6) for label, p in ranked},
                     language=lang or detect_language(text),
+                    needs_review=confidence < self.review_threshold,
                 )
             )
         return predictions

@@ -2,11 +2,12 @@
 
     python -m classifiers.train [--out classifiers/artifacts/current]
 
-Deterministic for a given seed, corpus and encoder: the seed fixes torch's
-generators, data order is the split files' order, and threads are pinned.
-With no encoder layers unfrozen the encoder runs once per example (pooled
-vectors are cached) and only the head is fitted; unfreezing top layers
-trains end to end on those layers with the word-embedding table frozen.
+The top ``trainable_top_layers`` encoder layers and the head are fine-tuned;
+everything below, the word-embedding table included, stays frozen. Because
+the frozen bottom is deterministic, it runs once per example and its output
+is cached, so an epoch costs only the top layers: this is what makes
+fine-tuning fit in minutes on two CPU cores. Deterministic for a given seed,
+corpus and encoder (seeded generators, fixed data order, pinned threads).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pydantic import BaseModel
 from torch import nn
 from tqdm import tqdm
 
+from classifiers.augment import augment
 from classifiers.data import SPLITS_DIR, LabeledMention, load_split
 from classifiers.data.corpus import file_sha256
 from classifiers.metrics import classification_report
@@ -37,29 +39,69 @@ log = logging.getLogger(__name__)
 
 class TrainConfig(BaseModel):
     seed: int = 13
-    epochs: int = 300
-    lr: float = 5e-3
-    weight_decay: float = 1e-4
-    batch_size: int = 64
+    trainable_top_layers: int = 3
+    augment_copies: int = 1
+    epochs: int = 6
+    batch_size: int = 32
+    lr_layers: float = 6e-5
+    lr_head: float = 2e-3
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.1
+    label_smoothing: float = 0.05
     encode_batch_size: int = 32
     max_length: int = 128
-    dropout: float = 0.1
+    threads: int = 2
 
 
-def _seed_everything(seed: int) -> None:
+def _seed_everything(seed: int, threads: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+    torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
+class _Cached:
+    """Frozen-bottom hidden states for a list of texts, padded per batch on demand."""
+
+    def __init__(self, states: list[torch.Tensor], labels: torch.Tensor) -> None:
+        self.states = states
+        self.labels = labels
+
+    def batch(self, idx: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        seqs = [self.states[i] for i in idx]
+        longest = max(s.shape[0] for s in seqs)
+        hidden = torch.zeros(len(seqs), longest, seqs[0].shape[1])
+        mask = torch.zeros(len(seqs), longest, dtype=torch.long)
+        for j, s in enumerate(seqs):
+            hidden[j, : s.shape[0]] = s
+            mask[j, : s.shape[0]] = 1
+        return hidden, mask, self.labels[list(idx)]
+
+
 @torch.inference_mode()
-def _pooled(clf: MentionClassifier, rows: Sequence[LabeledMention], batch: int, desc: str) -> torch.Tensor:
-    vectors = []
-    for start in tqdm(range(0, len(rows), batch), desc=desc, unit="batch"):
-        enc = clf.encode_batch([r.text for r in rows[start : start + batch]])
-        vectors.append(clf.network.embed(enc["input_ids"], enc["attention_mask"]))
-    return torch.cat(vectors)
+def _lower_states(clf: MentionClassifier, texts: Sequence[str], split: int, batch: int, desc: str) -> list[torch.Tensor]:
+    out: list[torch.Tensor] = [torch.empty(0)] * len(texts)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    for start in tqdm(range(0, len(order), batch), desc=desc, unit="batch"):
+        idx = order[start : start + batch]
+        enc = clf.encode_batch([texts[i] for i in idx])
+        hidden = clf.network.lower(enc["input_ids"], enc["attention_mask"], split)
+        for j, i in enumerate(idx):
+            out[i] = hidden[j, : int(enc["attention_mask"][j].sum())].clone()
+    return out
+
+
+def _logits(network: nn.Module, data: _Cached, split: int, batch: int = 64) -> torch.Tensor:
+    network.eval()
+    order = sorted(range(len(data.states)), key=lambda i: data.states[i].shape[0])
+    result = torch.empty(len(order), len(LABELS))
+    with torch.inference_mode():
+        for start in range(0, len(order), batch):
+            idx = order[start : start + batch]
+            hidden, mask, _ = data.batch(idx)
+            result[idx] = network.upper(hidden, mask, split)
+    return result
 
 
 def fit_temperature(logits: torch.Tensor, targets: torch.Tensor) -> float:
@@ -78,70 +120,111 @@ def fit_temperature(logits: torch.Tensor, targets: torch.Tensor) -> float:
     return float(log_t.detach().exp().clamp(0.05, 20.0))
 
 
+def _views(rows: Sequence[LabeledMention], copies: int, seed: int) -> tuple[list[str], list[int]]:
+    rng = random.Random(seed)
+    index = {label: i for i, label in enumerate(LABELS)}
+    texts, labels = [], []
+    for r in rows:
+        texts.append(r.text)
+        labels.append(index[r.label])
+        for _ in range(copies):
+            texts.append(augment(r.text, rng))
+            labels.append(index[r.label])
+    return texts, labels
+
+
 def train(out_dir: Path, config: TrainConfig | None = None, splits_dir: Path = SPLITS_DIR) -> dict:
     config = config or TrainConfig()
     settings = get_settings()
-    _seed_everything(config.seed)
+    _seed_everything(config.seed, config.threads)
     train_rows, dev_rows = load_split("train", splits_dir), load_split("dev", splits_dir)
-    label_index = {label: i for i, label in enumerate(LABELS)}
-    y_train = torch.tensor([label_index[r.label] for r in train_rows])
-    y_dev = torch.tensor([label_index[r.label] for r in dev_rows])
 
     clf = MentionClassifier.untrained(settings.encoder, settings.cache_dir, max_length=config.max_length)
-    x_train = _pooled(clf, train_rows, config.encode_batch_size, "encode train")
-    x_dev = _pooled(clf, dev_rows, config.encode_batch_size, "encode dev")
+    network = clf.network
+    n_layers = len(network.encoder.encoder.layer)
+    split = n_layers - config.trainable_top_layers
+    if not 0 <= split < n_layers:
+        raise ValueError(f"trainable_top_layers must be 1..{n_layers}")
 
-    head = clf.network.head
-    dropout = nn.Dropout(config.dropout)
-    opt = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    loss_fn = nn.CrossEntropyLoss()
+    train_texts, train_labels = _views(train_rows, config.augment_copies, config.seed)
+    dev_texts, dev_labels = _views(dev_rows, 0, config.seed)
+    train_data = _Cached(
+        _lower_states(clf, train_texts, split, config.encode_batch_size, "encode train"), torch.tensor(train_labels)
+    )
+    dev_data = _Cached(
+        _lower_states(clf, dev_texts, split, config.encode_batch_size, "encode dev"), torch.tensor(dev_labels)
+    )
+
+    for p in network.parameters():
+        p.requires_grad_(False)
+    top = [p for layer in network.encoder.encoder.layer[split:] for p in layer.parameters()]
+    for p in top + list(network.head.parameters()):
+        p.requires_grad_(True)
+    opt = torch.optim.AdamW(
+        [{"params": top, "lr": config.lr_layers}, {"params": list(network.head.parameters()), "lr": config.lr_head}],
+        weight_decay=config.weight_decay,
+    )
+    steps_per_epoch = (len(train_texts) + config.batch_size - 1) // config.batch_size
+    total = steps_per_epoch * config.epochs
+    warmup = max(1, int(total * config.warmup_fraction))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup)))
+    )
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     gen = torch.Generator().manual_seed(config.seed)
-    best = (-1.0, None)
-    for _epoch in tqdm(range(config.epochs), desc="train head", unit="epoch"):
-        head.train()
-        perm = torch.randperm(len(x_train), generator=gen)
-        for start in range(0, len(perm), config.batch_size):
-            idx = perm[start : start + config.batch_size]
-            opt.zero_grad()
-            loss = loss_fn(head(dropout(x_train[idx])), y_train[idx])
-            loss.backward()
-            opt.step()
-        head.eval()
-        with torch.no_grad():
-            pred = head(x_dev).argmax(-1)
-        f1 = classification_report(y_dev.tolist(), pred.tolist(), len(LABELS))["macro_f1"]
-        if f1 > best[0]:
-            best = (f1, {k: v.clone() for k, v in head.state_dict().items()})
-    assert best[1] is not None
-    head.load_state_dict(best[1])
-    with torch.no_grad():
-        dev_logits = head(x_dev)
-    temperature = fit_temperature(dev_logits, y_dev)
+    trainable = {n for n, p in network.named_parameters() if p.requires_grad}
+    best_f1, best_state, best_epoch = -1.0, None, -1
+    history = []
+    with tqdm(total=total, desc="fine-tune", unit="step") as bar:
+        for epoch in range(config.epochs):
+            network.train()
+            perm = torch.randperm(len(train_texts), generator=gen).tolist()
+            for start in range(0, len(perm), config.batch_size):
+                hidden, mask, y = train_data.batch(perm[start : start + config.batch_size])
+                opt.zero_grad()
+                loss = loss_fn(network.upper(hidden, mask, split), y)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(top, 1.0)
+                opt.step()
+                sched.step()
+                bar.update(1)
+                bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
+            dev_pred = _logits(network, dev_data, split).argmax(-1)
+            f1 = classification_report(dev_data.labels.tolist(), dev_pred.tolist(), len(LABELS))["macro_f1"]
+            history.append({"epoch": epoch + 1, "dev_macro_f1": round(f1, 4)})
+            log.info("epoch %d: dev macro-F1 %.4f", epoch + 1, f1)
+            if f1 > best_f1:
+                best_f1, best_epoch = f1, epoch + 1
+                best_state = {n: t.detach().clone() for n, t in network.state_dict().items() if n in trainable}
+    assert best_state is not None
+    network.load_state_dict(best_state, strict=False)
+    temperature = fit_temperature(_logits(network, dev_data, split), dev_data.labels)
     clf.meta = clf.meta.model_copy(
         update={
             "temperature": temperature,
+            "trainable_layers": list(range(split, n_layers)),
             "training": {
                 "config": config.model_dump(),
-                "data_sha256": {n: file_sha256(splits_dir / f"{n}.jsonl") for n in ("train", "dev")},
-                "examples": {"train": len(train_rows), "dev": len(dev_rows)},
-                "dev_macro_f1": round(best[0], 4),
+                "data_sha256": {n: file_sha256(splits_dir / f"{n}.jsonl") for n in ("train", "dev", "test")},
+                "examples": {"train": len(train_rows), "train_views": len(train_texts), "dev": len(dev_rows)},
+                "best_epoch": best_epoch,
+                "history": history,
             },
         }
     )
     clf.persist(out_dir)
-    summary = {"model_version": clf.model_version, "dev_macro_f1": best[0], "temperature": temperature}
-    (out_dir / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return summary
+    return {"model_version": clf.model_version, "dev_macro_f1": round(best_f1, 4), "best_epoch": best_epoch,
+            "temperature": round(temperature, 4)}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=get_settings().classifier_dir)
-    parser.add_argument("--seed", type=int, default=TrainConfig().seed)
+    parser.add_argument("--config", type=Path, help="JSON file overriding TrainConfig fields")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    summary = train(args.out, TrainConfig(seed=args.seed))
+    overrides = json.loads(args.config.read_text()) if args.config else {}
+    summary = train(args.out, TrainConfig(**overrides))
     print(json.dumps(summary, indent=2))
 
 

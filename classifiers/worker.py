@@ -77,6 +77,7 @@ class ClassifyHandler:
                 confidence=pred.confidence,
                 scores=pred.scores,
                 language=pred.language,
+                needs_review=pred.needs_review,
                 model_version=self._classifier.model_version,
                 classified_at=now,
             )

@@ -135,6 +135,7 @@ class ClassifiedMention(_Contract):
     confidence: float = Field(ge=0.0, le=1.0)
     scores: dict[Category, float]
     language: str | None = Field(default=None, description="detected language (ISO 639-1)")
+    needs_review: bool = Field(default=False, description="confidence below the review threshold")
     model_version: str
     classified_at: AwareDatetime
 

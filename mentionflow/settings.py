@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     )
     classifier_dir: Path = PROJECT_ROOT / "classifiers" / "artifacts" / "current"
     classify_batch_size: int = Field(default=32, ge=1, le=1024)
+    review_threshold: float = Field(
+        default=0.5, ge=0.0, le=1.0,
+        description="Calibrated confidence below which a mention is flagged needs_review.",
+    )
     torch_threads: int | None = None
 
     rules_file: Path = PROJECT_ROOT / "config" / "routing.yaml"

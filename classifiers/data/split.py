@@ -45,7 +45,26 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 def near_duplicate_groups(rows: Sequence[LabeledMention]) -> list[int]:
-    """Union-find over pairs with shingle Jaccard >= threshold; returns a group per row."""
+    """Union-find over all pairs with shingle Jaccard >= threshold; a group id per row.
+
+    Pairwise intersections come from one sparse product (rows x shingles),
+    so even short posts made only of common shingles are compared exactly.
+    """
+    import numpy as np
+    from scipy.sparse import csr_matrix
+
+    sh = [shingles(r.text) for r in rows]
+    vocab: dict[str, int] = {}
+    indptr, indices = [0], []
+    for s in sh:
+        indices.extend(vocab.setdefault(g, len(vocab)) for g in s)
+        indptr.append(len(indices))
+    m = csr_matrix((np.ones(len(indices), dtype=np.int32), indices, indptr), shape=(len(rows), len(vocab)))
+    inter = (m @ m.T).tocoo()
+    sizes = np.diff(m.indptr)
+    union = sizes[inter.row] + sizes[inter.col] - inter.data
+    close = (inter.row < inter.col) & (inter.data >= NEAR_DUP_JACCARD * union)
+
     parent = list(range(len(rows)))
 
     def find(i: int) -> int:
@@ -54,23 +73,8 @@ def near_duplicate_groups(rows: Sequence[LabeledMention]) -> list[int]:
             i = parent[i]
         return i
 
-    sh = [shingles(r.text) for r in rows]
-    index: dict[str, list[int]] = defaultdict(list)
-    for i, s in enumerate(sh):
-        for g in s:
-            index[g].append(i)
-    for i, s in enumerate(sh):
-        candidates: dict[int, int] = defaultdict(int)
-        for g in s:
-            bucket = index[g]
-            if len(bucket) > 200:  # a shingle everyone shares says nothing
-                continue
-            for j in bucket:
-                if j > i:
-                    candidates[j] += 1
-        for j, common in candidates.items():
-            if common / (len(s) + len(sh[j]) - common) >= NEAR_DUP_JACCARD:
-                parent[find(j)] = find(i)
+    for i, j in zip(inter.row[close].tolist(), inter.col[close].tolist(), strict=True):
+        parent[find(j)] = find(i)
     return [find(i) for i in range(len(rows))]
 
 

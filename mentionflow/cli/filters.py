@@ -28,8 +28,9 @@ def classify_cmd(input_: IO[str], output: IO[str]) -> None:
     """Label each mention complaint, question, praise, lead or other.
 
     Each input line needs "id" and "text"; "lang" is used when given. Each
-    output line is the input plus "category", "confidence", "scores" and
-    "language". Bad lines yield {"id", "error"}; the exit status is then 2.
+    output line is the input plus "category", "confidence", "scores",
+    "language" and "needs_review" (confidence under the review threshold).
+    Bad lines yield {"id", "error"}; the exit status is then 2.
     """
     settings = get_settings()
     classifier = None
@@ -45,7 +46,9 @@ def classify_cmd(input_: IO[str], output: IO[str]) -> None:
         if good and classifier is None:
             from classifiers.model import MentionClassifier
 
-            classifier = MentionClassifier.load(settings.classifier_dir, settings.cache_dir, _encoder_override(settings))
+            classifier = MentionClassifier.load(
+                settings.classifier_dir, settings.cache_dir, _encoder_override(settings), settings.review_threshold
+            )
         predictions = iter(
             classifier.process(
                 [g["text"] for g in good],
@@ -70,6 +73,7 @@ def classify_cmd(input_: IO[str], output: IO[str]) -> None:
                     "confidence": round(pred.confidence, 6),
                     "scores": {k.value: v for k, v in pred.scores.items()},
                     "language": pred.language,
+                    "needs_review": pred.needs_review,
                 },
             )
         output.flush()

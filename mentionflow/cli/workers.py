@@ -29,7 +29,9 @@ def worker_cmd(kind: str, max_idle: float | None) -> None:
         from classifiers.model import MentionClassifier
         from classifiers.worker import ClassifyHandler
 
-        classifier = MentionClassifier.load(settings.classifier_dir, settings.cache_dir)
+        classifier = MentionClassifier.load(
+            settings.classifier_dir, settings.cache_dir, review_threshold=settings.review_threshold
+        )
         handler = ClassifyHandler(classifier, producer, topics, settings.classify_batch_size)
         source, group = topics.raw, "mentionflow-classifier"
     else:

@@ -150,6 +150,7 @@ def _mention_row(routed: RoutedMention, now: datetime) -> dict[str, Any]:
         "raw": m.raw,
         "category": c.category.value,
         "confidence": c.confidence,
+        "needs_review": c.needs_review,
         "scores": {k.value: v for k, v in c.scores.items()},
         "model_version": c.model_version,
         "classified_at": c.classified_at,

@@ -36,6 +36,7 @@ class MentionRow(Base):
     raw: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     category: Mapped[str] = mapped_column(String(16), index=True)
     confidence: Mapped[float] = mapped_column(Float)
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
     scores: Mapped[dict[str, Any]] = mapped_column(JSON)
     model_version: Mapped[str] = mapped_column(String(128))
     classified_at: Mapped[datetime]
