@@ -39,9 +39,9 @@ log = logging.getLogger(__name__)
 
 class TrainConfig(BaseModel):
     seed: int = 13
-    trainable_top_layers: int = 3
+    trainable_top_layers: int = 6
     augment_copies: int = 1
-    epochs: int = 6
+    epochs: int = 5
     batch_size: int = 32
     lr_layers: float = 6e-5
     lr_head: float = 2e-3
