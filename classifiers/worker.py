@@ -16,7 +16,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from pydantic import ValidationError
 
 from classifiers.model import MentionClassifier
-from mentionflow.kafka.dlq import DeadLetter, DeadLetterPublisher
+from mentionflow.kafka.dlq import DeadLetter, DeadLetterPublisher, describe_validation_error
 from mentionflow.kafka.topics import Topics
 from mentionflow.models import ClassifiedMention, Mention, utcnow
 
@@ -31,16 +31,7 @@ def decode_mention(value: bytes | None) -> Mention:
     try:
         return Mention.model_validate_json(value)
     except ValidationError as exc:
-        raise ValueError(_summarise(exc)) from exc
-
-
-def _summarise(exc: ValidationError) -> str:
-    """One line per problem, without echoing a possibly huge input."""
-    parts = []
-    for err in exc.errors(include_url=False, include_input=False):
-        loc = ".".join(str(p) for p in err["loc"]) or "(message)"
-        parts.append(f"{loc}: {err['msg']}")
-    return "invalid Mention: " + "; ".join(parts)
+        raise ValueError(describe_validation_error("Mention", exc)) from exc
 
 
 class ClassifyHandler:

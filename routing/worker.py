@@ -15,7 +15,7 @@ from kafka import KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 from pydantic import ValidationError
 
-from mentionflow.kafka.dlq import DeadLetter, DeadLetterPublisher
+from mentionflow.kafka.dlq import DeadLetter, DeadLetterPublisher, describe_validation_error
 from mentionflow.kafka.topics import Topics
 from mentionflow.models import ClassifiedMention
 from mentionflow.store import RoutedMention, TicketStore
@@ -46,10 +46,7 @@ class RouteHandler:
             try:
                 classified = ClassifiedMention.model_validate_json(rec.value or b"")
             except ValidationError as exc:
-                reason = "invalid ClassifiedMention: " + "; ".join(
-                    f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                    for e in exc.errors(include_url=False, include_input=False)
-                )
+                reason = describe_validation_error("ClassifiedMention", exc)
                 self._dlq.publish(DeadLetter(rec, reason, stage="route"))
                 continue
             decision = self._engine.decide(MentionFacts.of(classified))

@@ -12,16 +12,26 @@ from dataclasses import dataclass
 
 from kafka import KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
+from pydantic import ValidationError
 
 from mentionflow.models import utcnow
 
-__all__ = ["DeadLetter", "DeadLetterPublisher"]
+__all__ = ["DeadLetter", "DeadLetterPublisher", "describe_validation_error"]
 
 log = logging.getLogger(__name__)
 
 #: Reasons longer than this are cut: a pydantic error for a huge payload can
 #: otherwise echo the payload back into the header.
 MAX_REASON_CHARS = 2000
+
+
+def describe_validation_error(model: str, exc: ValidationError) -> str:
+    """One line per problem, without echoing a possibly huge input."""
+    parts = [
+        f"{'.'.join(str(p) for p in err['loc']) or '(message)'}: {err['msg']}"
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+    return f"invalid {model}: " + "; ".join(parts)
 
 
 @dataclass(frozen=True)
