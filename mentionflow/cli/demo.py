@@ -24,8 +24,6 @@ SAMPLE = PROJECT_ROOT / "listeners" / "samples" / "sample_mentions.jsonl"
 def demo_cmd(sample: Path, timeout: float) -> None:
     """Start the stack, replay the sample through Kafka, wait until every
     mention is routed, print tickets per team and category, stop."""
-    from kafka import KafkaProducer  # noqa: F401  (fail fast if the client is missing)
-
     from listeners import MentionPublisher, ReplayListener, run_listener
     from mentionflow.kafka import make_producer
     from mentionflow.stack.local import LocalStack
