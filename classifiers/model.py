@@ -254,19 +254,25 @@ class MentionClassifier:
         detection. Near-exact duplicates (``classifiers.dedup``) are run through
         the network once, within the batch and across recent batches."""
         keys = [near_duplicate_key(t) for t in texts]
+        rows: dict[str, list[float]] = {}
         todo: dict[str, str] = {}
         for key, text in zip(keys, texts, strict=True):
-            if key not in todo and self._cache.get(key) is None:
+            if key in rows or key in todo:
+                continue
+            cached = self._cache.get(key)
+            if cached is None:
                 todo[key] = text
+            else:
+                rows[key] = cached
         if todo:
             probs = self.probabilities(list(todo.values()), batch_size)
             for key, row in zip(todo, probs.tolist(), strict=True):
                 self._cache.put(key, row)
+                rows[key] = row
         langs = list(languages) if languages is not None else [None] * len(texts)
         predictions = []
         for key, text, lang in zip(keys, texts, langs, strict=True):
-            row = self._cache.get(key)
-            assert row is not None
+            row = rows[key]
             ranked = sorted(zip(self.meta.labels, row, strict=True), key=lambda kv: kv[1], reverse=True)
             confidence = float(ranked[0][1])
             predictions.append(

@@ -35,14 +35,9 @@ def classify_cmd(input_: IO[str], output: IO[str]) -> None:
     settings = get_settings()
     classifier = None
     failed = False
-    items = read_objects(input_, {"id": (str, int), "text": str})
+    items = read_objects(input_, {"id": (str, int), "text": str}, nonblank=("text",))
     while chunk := list(islice(items, CHUNK)):
-        good: list[dict[str, Any]] = []
-        for item in chunk:
-            if isinstance(item, dict) and not item["text"].strip():
-                chunk[chunk.index(item)] = LineError(0, item["id"], f"mention {item['id']}: text is empty")
-            elif isinstance(item, dict):
-                good.append(item)
+        good: list[dict[str, Any]] = [item for item in chunk if isinstance(item, dict)]
         if good and classifier is None:
             from classifiers.model import MentionClassifier
 

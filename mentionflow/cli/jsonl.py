@@ -26,8 +26,13 @@ class LineError:
         return {"id": self.id, "error": self.error}
 
 
-def read_objects(stream: IO[str], required: dict[str, type | tuple[type, ...]]) -> Iterator[dict[str, Any] | LineError]:
-    """Parse each non-blank line; check ``required`` keys and their types."""
+def read_objects(
+    stream: IO[str],
+    required: dict[str, type | tuple[type, ...]],
+    nonblank: tuple[str, ...] = (),
+) -> Iterator[dict[str, Any] | LineError]:
+    """Parse each non-blank line; check ``required`` keys, their types, and
+    that the string fields named in ``nonblank`` are not empty."""
     for n, line in enumerate(stream, 1):
         if not line.strip():
             continue
@@ -39,7 +44,9 @@ def read_objects(stream: IO[str], required: dict[str, type | tuple[type, ...]]) 
         if not isinstance(obj, dict):
             yield LineError(n, None, f"line {n}: expected a JSON object, got {type(obj).__name__}")
             continue
-        problem = _check(obj, required)
+        problem = _check(obj, required) or next(
+            (f"{k} is empty" for k in nonblank if not str(obj.get(k, "")).strip()), None
+        )
         if problem:
             yield LineError(n, obj.get("id"), f"line {n}: {problem}")
             continue
