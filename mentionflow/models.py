@@ -67,6 +67,9 @@ class Team(StrEnum):
     PR = "pr"
     SALES = "sales"
     MARKETING = "marketing"
+    #: the human review queue: uncertain or sensitive mentions a person
+    #: looks at before they reach a team.
+    REVIEW = "review"
 
 
 class Priority(StrEnum):
@@ -145,7 +148,14 @@ class ClassifiedMention(_Contract):
 
 
 class Ticket(_Contract):
-    """A unit of work for a team; at most one per mention."""
+    """A unit of work for a team, as announced to its sinks.
+
+    Its id derives from the mention that opened it; near-duplicate mentions
+    (retweets, copy-paste campaigns, one author posting again) attach to the
+    open ticket instead of opening new ones, so a ticket covers
+    ``mention_count`` mentions. Lifecycle state (assignee, responses,
+    resolution) lives in the store; this is what the ticket was created as.
+    """
 
     schema_version: Literal[1] = 1
     id: str
@@ -157,5 +167,11 @@ class Ticket(_Contract):
     status: TicketStatus = TicketStatus.NEW
     category: Category
     brand: str
-    sla_due_at: AwareDatetime
+    language: str | None = None
+    platform: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    cc: list[Team] = Field(default_factory=list, description="teams notified besides the owner")
+    suggested_team: Team | None = Field(default=None, description="for review tickets: where the rule would send it")
+    first_response_due_at: AwareDatetime
+    resolution_due_at: AwareDatetime
     created_at: AwareDatetime

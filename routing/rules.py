@@ -1,52 +1,25 @@
-"""The routing rules language: what a rules file may say, validated by pydantic.
+"""The rules language: rule sets, rules and actions, validated by pydantic.
 
 Kept apart from the engine (as business-rules keeps conditions and actions
-apart from its engine): this module only describes and validates; see
-``routing.engine`` for evaluation and ``routing.loader`` for reading files.
-
-A condition is ``all: [...]``, ``any: [...]``, ``not: {...}`` or one test on
-one fact of the mention::
-
-    category: complaint                 # equality
-    language: [de, fr]                  # membership
-    followers: {gte: 10000}             # comparison
-    brand: {not_in: [test-brand]}
+apart from its engine): ``routing.conditions`` describes what a rule tests,
+this module what a rule does; ``routing.engine`` evaluates and
+``routing.loader`` reads files.
 """
 
 from __future__ import annotations
 
 import re
+import zoneinfo
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Discriminator,
-    Field,
-    Tag,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from mentionflow.config_files import LocatedValueError
-from mentionflow.models import Category, Priority, Team
+from mentionflow.models import Priority, Team
+from routing.conditions import Condition
 
-__all__ = [
-    "Action",
-    "AllOf",
-    "AnyOf",
-    "Condition",
-    "Leaf",
-    "NotOf",
-    "NumberTest",
-    "Rule",
-    "RuleSet",
-    "SlaTarget",
-    "TextTest",
-    "parse_duration",
-]
+__all__ = ["Action", "Rule", "RuleSet", "SlaTarget", "parse_duration"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -70,135 +43,82 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-class NumberTest(_Strict):
-    eq: float | None = None
-    ne: float | None = None
-    gt: float | None = None
-    gte: float | None = None
-    lt: float | None = None
-    lte: float | None = None
+class SlaTarget(_Strict):
+    first_response: Duration
+    resolution: Duration
 
     @model_validator(mode="after")
-    def _one_or_more(self) -> NumberTest:
-        if all(v is None for v in self.model_dump().values()):
-            raise ValueError("a comparison needs at least one of eq, ne, gt, gte, lt, lte")
+    def _ordered(self) -> SlaTarget:
+        if self.first_response <= timedelta(0):
+            raise ValueError("first-response target must be positive")
+        if self.resolution < self.first_response:
+            raise ValueError("resolution target is shorter than the first-response target")
         return self
 
 
-class TextTest(_Strict):
-    eq: str | None = None
-    ne: str | None = None
-    in_: list[str] | None = Field(default=None, alias="in")
-    not_in: list[str] | None = None
-
-    @model_validator(mode="after")
-    def _one_or_more(self) -> TextTest:
-        if all(v is None for v in (self.eq, self.ne, self.in_, self.not_in)):
-            raise ValueError("a text test needs at least one of eq, ne, in, not_in")
-        return self
-
-
-def _text_test(value: Any) -> Any:
-    """Shorthands: a scalar means ``eq``, a list means ``in``."""
-    if isinstance(value, str):
-        return {"eq": value}
-    if isinstance(value, list):
-        return {"in": value}
+def _team_none(value: Any) -> Any:
+    """``team: none`` is the long-standing spelling of ``suppress: true``."""
+    if isinstance(value, dict) and value.get("team") == "none":
+        rest = {k: v for k, v in value.items() if k != "team"}
+        if rest.get("suppress") is False:
+            raise ValueError("team: none contradicts suppress: false")
+        return {**rest, "suppress": True}
     return value
-
-
-def _number_test(value: Any) -> Any:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return {"eq": value}
-    return value
-
-
-def _category_test(value: Any) -> Any:
-    value = _text_test(value)
-    if isinstance(value, dict):
-        for key in ("eq", "ne"):
-            if key in value and value[key] is not None:
-                Category(value[key])  # names the bad category in the error
-        for key in ("in", "not_in"):
-            for item in value.get(key) or []:
-                Category(item)
-    return value
-
-
-TextCondition = Annotated[TextTest, BeforeValidator(_text_test)]
-CategoryCondition = Annotated[TextTest, BeforeValidator(_category_test)]
-NumberCondition = Annotated[NumberTest, BeforeValidator(_number_test)]
-
-FACTS = ("category", "confidence", "language", "platform", "brand", "followers", "verified")
-
-
-class Leaf(_Strict):
-    """One test on one fact of the mention."""
-
-    category: CategoryCondition | None = None
-    confidence: NumberCondition | None = None
-    language: TextCondition | None = None
-    platform: TextCondition | None = None
-    brand: TextCondition | None = None
-    followers: NumberCondition | None = None
-    verified: bool | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Leaf:
-        given = [f for f in FACTS if getattr(self, f) is not None]
-        if len(given) != 1:
-            raise ValueError(
-                f"a condition tests exactly one of {', '.join(FACTS)} (or is all/any/not); got {given or 'none'}"
-            )
-        return self
-
-    @property
-    def fact(self) -> str:
-        return next(f for f in FACTS if getattr(self, f) is not None)
-
-
-class AllOf(_Strict):
-    all: list[Condition] = Field(min_length=1)
-
-
-class AnyOf(_Strict):
-    any: list[Condition] = Field(min_length=1)
-
-
-class NotOf(_Strict):
-    not_: Condition = Field(alias="not")
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, dict):
-        for key in ("all", "any", "not"):
-            if key in value:
-                return key
-    elif isinstance(value, BaseModel):
-        return {AllOf: "all", AnyOf: "any", NotOf: "not"}.get(type(value), "leaf")
-    return "leaf"
-
-
-Condition = Annotated[
-    Annotated[AllOf, Tag("all")] | Annotated[AnyOf, Tag("any")] | Annotated[NotOf, Tag("not")]
-    | Annotated[Leaf, Tag("leaf")],
-    Discriminator(_kind),
-]
-AllOf.model_rebuild()
-AnyOf.model_rebuild()
-NotOf.model_rebuild()
 
 
 class Action(_Strict):
-    """What happens to a mention a rule matches."""
+    """What happens to a mention a rule matches: exactly one of
 
-    team: Team | Literal["none"]
+    * ``team: <team>``: a ticket for that team;
+    * ``review: true``: a ticket in the human review queue (``team`` then
+      names the team the reviewers are expected to pass it to);
+    * ``suppress: true`` (or ``team: none``): stored for reports, no ticket.
+
+    ``priority``, ``sla`` (overriding the rule set's target for the
+    priority), ``tags`` and ``cc`` (teams notified besides the owner) apply
+    to the ticket.
+    """
+
+    team: Team | None = None
+    review: bool = False
+    suppress: bool = False
     priority: Priority = Priority.NORMAL
-    tags: list[str] = Field(default_factory=list)
+    sla: SlaTarget | None = None
+    tags: list[Annotated[str, Field(pattern=r"^[\w.:/-]{1,64}$")]] = Field(default_factory=list)
+    cc: list[Team] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy(cls, value: Any) -> Any:
+        return _team_none(value)
+
+    @model_validator(mode="after")
+    def _one_outcome(self) -> Action:
+        if self.suppress and (self.team or self.review):
+            raise ValueError("suppress: true means no ticket; it cannot also set team or review")
+        if not (self.suppress or self.review or self.team):
+            raise ValueError("an action needs team: <team>, review: true or suppress: true")
+        if self.team is Team.REVIEW:
+            raise ValueError("send to the review queue with review: true, not team: review")
+        if self.suppress and (self.cc or self.sla):
+            raise ValueError("a suppressed mention gets no ticket, so cc and sla have nothing to apply to")
+        owner = Team.REVIEW if self.review else self.team
+        if owner in self.cc:
+            raise ValueError(f"cc lists the owning team {owner.value}")
+        if len(set(self.cc)) != len(self.cc):
+            raise ValueError("cc lists a team twice")
+        return self
 
     @property
     def creates_ticket(self) -> bool:
-        return self.team != "none"
+        return not self.suppress
+
+    @property
+    def owner(self) -> Team | None:
+        """The team whose queue the ticket lands in."""
+        if self.suppress:
+            return None
+        return Team.REVIEW if self.review else self.team
 
 
 class Rule(_Strict):
@@ -206,17 +126,6 @@ class Rule(_Strict):
     description: str = ""
     when: Condition
     then: Action
-
-
-class SlaTarget(_Strict):
-    first_response: Duration
-    resolution: Duration
-
-    @model_validator(mode="after")
-    def _ordered(self) -> SlaTarget:
-        if self.resolution < self.first_response:
-            raise ValueError("resolution target is shorter than the first-response target")
-        return self
 
 
 def _default_sla() -> dict[Priority, SlaTarget]:
@@ -233,6 +142,22 @@ class RuleSet(_Strict):
     timezone: str = "UTC"
     sla: dict[Priority, SlaTarget] = Field(default_factory=_default_sla)
     rules: list[Rule] = Field(min_length=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)") from None
+        return value
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    def sla_for(self, action: Action) -> SlaTarget:
+        return action.sla or self.sla[action.priority]
 
     @field_validator("sla")
     @classmethod

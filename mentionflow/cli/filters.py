@@ -85,12 +85,15 @@ def _encoder_override(settings: Settings) -> str | None:
 @click.option("--rules", "rules_path", type=click.Path(dir_okay=False), default=None, help="rules file (default config/routing.yaml)")
 @click.option("--input", "input_", type=click.File("r", encoding="utf-8"), default="-")
 @click.option("--output", type=click.File("w", encoding="utf-8"), default="-")
-def route_cmd(rules_path: str | None, input_: IO[str], output: IO[str]) -> None:
+@click.option("--spike", "spikes", multiple=True, metavar="BRAND", help="treat BRAND as in a mention spike (repeatable)")
+def route_cmd(rules_path: str | None, input_: IO[str], output: IO[str], spikes: tuple[str, ...]) -> None:
     """Decide the team for each classified mention.
 
-    Adds "team" (customer_service, pr, sales, marketing or none), "priority",
-    "rule" and "reasons" to each line of `mentionflow classify` output.
+    Adds "team" (customer_service, pr, sales, marketing, review or none),
+    "priority", "rule", "reasons", "tags", "cc" and "spam" to each line of
+    `mentionflow classify` output. Writes nothing anywhere else.
     """
+    spiking = frozenset(b.casefold() for b in spikes)
     try:
         engine = RoutingEngine(load_rules(Path(rules_path) if rules_path else get_settings().rules_file))
     except RulesError as exc:
@@ -99,7 +102,7 @@ def route_cmd(rules_path: str | None, input_: IO[str], output: IO[str]) -> None:
     for item in read_objects(input_, {"id": (str, int), "category": str}):
         if isinstance(item, dict):
             try:
-                facts = _facts(item)
+                facts = MentionFacts.from_record(item, spiking_brands=spiking)
             except ValueError as exc:
                 item = LineError(0, item.get("id"), f"mention {item.get('id')}: {exc}")
         if isinstance(item, LineError):
@@ -116,35 +119,12 @@ def route_cmd(rules_path: str | None, input_: IO[str], output: IO[str]) -> None:
                 "priority": decision.priority.value if decision.priority else None,
                 "rule": decision.rule_id,
                 "reasons": decision.reasons,
+                "tags": decision.tags,
+                "cc": [t.value for t in decision.cc],
+                "spam": facts.spam,
             },
         )
     output.flush()
     if failed:
         sys.exit(2)
 
-
-def _facts(item: dict[str, Any]) -> MentionFacts:
-    """Routing facts from a loosely typed classified line; ValueError names the bad field."""
-    try:
-        category = Category(item["category"])
-    except ValueError:
-        raise ValueError(f"unknown category {item['category']!r}") from None
-    author = item.get("author") if isinstance(item.get("author"), dict) else {}
-    followers = author.get("followers", item.get("followers", 0)) or 0
-    if isinstance(followers, str) and followers.strip().isdigit():
-        followers = int(followers)
-    if not isinstance(followers, int) or isinstance(followers, bool) or followers < 0:
-        raise ValueError(f"author.followers must be a non-negative integer, got {followers!r}")
-    confidence = item.get("confidence", 1.0)
-    if not isinstance(confidence, int | float) or isinstance(confidence, bool):
-        raise ValueError(f"confidence must be a number, got {confidence!r}")
-    language = item.get("language") or item.get("lang")
-    return MentionFacts(
-        category=category,
-        confidence=float(confidence),
-        language=language if isinstance(language, str) else None,
-        platform=item.get("platform") if isinstance(item.get("platform"), str) else None,
-        brand=item.get("brand") if isinstance(item.get("brand"), str) else None,
-        followers=followers,
-        verified=bool(author.get("verified", False)),
-    )

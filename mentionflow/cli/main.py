@@ -11,6 +11,7 @@ from mentionflow import __version__
 from mentionflow.cli.demo import demo_cmd
 from mentionflow.cli.evaluate import evaluate_cmd
 from mentionflow.cli.filters import classify_cmd, route_cmd
+from mentionflow.cli.rules import rules_group
 from mentionflow.cli.up import up_cmd
 from mentionflow.cli.workers import worker_cmd
 
@@ -43,7 +44,7 @@ def build_encoder_cmd() -> None:
     click.echo(ensure_encoder(get_settings().cache_dir))
 
 
-for command in (classify_cmd, route_cmd, demo_cmd, evaluate_cmd, up_cmd, worker_cmd):
+for command in (classify_cmd, route_cmd, rules_group, demo_cmd, evaluate_cmd, up_cmd, worker_cmd):
     cli.add_command(command)
 
 

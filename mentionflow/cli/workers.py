@@ -36,13 +36,18 @@ def worker_cmd(kind: str, max_idle: float | None) -> None:
         source, group = topics.raw, "mentionflow-classifier"
     else:
         from mentionflow.store import TicketStore, make_engine, migrate
-        from routing.engine import RoutingEngine
-        from routing.loader import load_rules
+        from routing.loader import ReloadingRules
         from routing.worker import RouteHandler
 
         engine = make_engine(settings.database_url)
         migrate(engine)
-        handler = RouteHandler(RoutingEngine(load_rules(settings.rules_file)), TicketStore(engine), producer, topics)
+        from routing.loader import RulesError
+
+        try:
+            rules = ReloadingRules(settings.rules_file)
+        except RulesError as exc:
+            raise click.ClickException(str(exc)) from exc
+        handler = RouteHandler(rules, TicketStore(engine), producer, topics)
         source, group = topics.classified, "mentionflow-router"
     consumer = make_consumer(settings.bootstrap_servers, group, [source], settings)
     worker = BatchWorker(consumer, producer, handler, name=f"{kind}-worker", poll_timeout_ms=settings.consumer_poll_ms)

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mentionflow.models import ClassifiedMention, Ticket, utcnow
-from mentionflow.store.tables import MentionRow, SourceCursorRow, TicketRow
+from mentionflow.store.tables import BrandStateRow, MentionRow, SourceCursorRow, TicketRow
 
 __all__ = ["RoutedMention", "TicketStore"]
 
@@ -28,6 +28,12 @@ class RoutedMention:
     classified: ClassifiedMention
     rule_id: str
     ticket: Ticket | None
+    spam_reasons: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    @property
+    def spam(self) -> bool:
+        return bool(self.spam_reasons)
 
 
 class TicketStore:
@@ -80,6 +86,31 @@ class TicketStore:
                 .where(TicketRow.id.in_(ids), TicketRow.published_at.is_(None))
                 .values(published_at=utcnow())
             )
+
+    def set_spike(self, brand: str, active: bool, reason: str | None = None) -> None:
+        """Enter or leave a brand's crisis state (spike detection calls this)."""
+        now = utcnow()
+        row = {"brand": brand, "spike": active, "since": now if active else None, "reason": reason, "updated_at": now}
+        stmt = self._insert(BrandStateRow).values(**row)
+        keep_since = case((BrandStateRow.spike.is_(True), BrandStateRow.since), else_=stmt.excluded.since)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["brand"],
+            set_={
+                "spike": stmt.excluded.spike,
+                "since": keep_since if active else None,
+                "reason": stmt.excluded.reason,
+                "updated_at": stmt.excluded.updated_at,
+            },
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+
+    def brands_in_spike(self, brands: Iterable[str] | None = None) -> set[str]:
+        stmt = select(BrandStateRow.brand).where(BrandStateRow.spike.is_(True))
+        if brands is not None:
+            stmt = stmt.where(BrandStateRow.brand.in_(list(brands)))
+        with self.engine.connect() as conn:
+            return set(conn.execute(stmt).scalars())
 
     def get_cursor(self, source: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
@@ -154,6 +185,9 @@ def _mention_row(routed: RoutedMention, now: datetime) -> dict[str, Any]:
         "scores": {k.value: v for k, v in c.scores.items()},
         "model_version": c.model_version,
         "classified_at": c.classified_at,
+        "spam": routed.spam,
+        "spam_reasons": list(routed.spam_reasons),
+        "tags": list(routed.tags),
         "team": routed.ticket.team.value if routed.ticket else None,
         "rule_id": routed.rule_id,
         "routed_at": now,
@@ -171,7 +205,13 @@ def _ticket_row(t: Ticket) -> dict[str, Any]:
         "rule_id": t.rule_id,
         "reasons": list(t.reasons),
         "status": t.status.value,
-        "sla_due_at": t.sla_due_at,
+        "language": t.language,
+        "platform": t.platform,
+        "tags": list(t.tags),
+        "cc": [team.value for team in t.cc],
+        "suggested_team": t.suggested_team.value if t.suggested_team else None,
+        "first_response_due_at": t.first_response_due_at,
+        "resolution_due_at": t.resolution_due_at,
         "created_at": t.created_at,
         "published_at": None,
     }
@@ -194,7 +234,13 @@ def _ticket_from_row(row: Any) -> Ticket:
             "status": row.status,
             "category": row.category,
             "brand": row.brand,
-            "sla_due_at": _aware(row.sla_due_at),
+            "language": row.language,
+            "platform": row.platform,
+            "tags": list(row.tags or []),
+            "cc": list(row.cc or []),
+            "suggested_team": row.suggested_team,
+            "first_response_due_at": _aware(row.first_response_due_at),
+            "resolution_due_at": _aware(row.resolution_due_at),
             "created_at": _aware(row.created_at),
         },
         strict=False,

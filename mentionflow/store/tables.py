@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "MentionRow", "SourceCursorRow", "TicketRow"]
+__all__ = ["Base", "BrandStateRow", "MentionRow", "SourceCursorRow", "TicketRow"]
 
 
 class Base(DeclarativeBase):
@@ -40,6 +40,9 @@ class MentionRow(Base):
     scores: Mapped[dict[str, Any]] = mapped_column(JSON)
     model_version: Mapped[str] = mapped_column(String(128))
     classified_at: Mapped[datetime]
+    spam: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    spam_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     team: Mapped[str | None] = mapped_column(String(32))
     rule_id: Mapped[str] = mapped_column(String(128))
     routed_at: Mapped[datetime]
@@ -60,9 +63,27 @@ class TicketRow(Base):
     rule_id: Mapped[str] = mapped_column(String(128))
     reasons: Mapped[list[str]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16))
-    sla_due_at: Mapped[datetime]
+    language: Mapped[str | None] = mapped_column(String(16))
+    platform: Mapped[str | None] = mapped_column(String(64))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    cc: Mapped[list[str]] = mapped_column(JSON, default=list)
+    suggested_team: Mapped[str | None] = mapped_column(String(32))
+    first_response_due_at: Mapped[datetime]
+    resolution_due_at: Mapped[datetime]
     created_at: Mapped[datetime]
     published_at: Mapped[datetime | None]
+
+
+class BrandStateRow(Base):
+    """A brand's crisis state: set by spike detection, read by ``spike:`` rules."""
+
+    __tablename__ = "brand_states"
+
+    brand: Mapped[str] = mapped_column(String(128), primary_key=True)
+    spike: Mapped[bool] = mapped_column(Boolean)
+    since: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
 
 
 class SourceCursorRow(Base):

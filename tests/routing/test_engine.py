@@ -68,5 +68,6 @@ def test_ticket_carries_rule_reasons_and_sla():
     assert ticket is not None
     assert (ticket.team, ticket.priority, ticket.rule_id) == (Team.PR, Priority.URGENT, "big")
     assert ticket.reasons == ["rule big: loud", "author followers 150 >= 100"]
-    assert ticket.sla_due_at == T0 + timedelta(minutes=30)  # default urgent target
+    assert ticket.first_response_due_at == T0 + timedelta(minutes=30)  # default urgent targets
+    assert ticket.resolution_due_at == T0 + timedelta(hours=4)
     assert ticket.mention_id == c.id

@@ -63,3 +63,43 @@ def test_sla_must_cover_every_priority():
     text = GOOD.replace("version: 1\n", "version: 1\nsla:\n  urgent: {first_response: 10m, resolution: 1h}\n")
     with pytest.raises(RulesError, match=r":3: sla: .*no targets for priority high, normal, low"):
         parse_rules(text, "f.yaml")
+
+
+def test_reload_picks_up_a_changed_file_and_keeps_running_rules_on_a_bad_one(tmp_path, caplog):
+    import os
+
+    from mentionflow.models import Category
+    from routing.engine import MentionFacts
+    from routing.loader import ReloadingRules
+
+    path = tmp_path / "routing.yaml"
+    path.write_text(GOOD, encoding="utf-8")
+    rules = ReloadingRules(path, check_every_s=0)
+    question = MentionFacts(category=Category.QUESTION, confidence=0.9)
+    assert rules().decide(question).team.value == "customer_service"
+
+    def rewrite(text: str, tick: int) -> None:
+        path.write_text(text, encoding="utf-8")
+        os.utime(path, ns=(tick * 10**9, tick * 10**9))  # a distinct mtime even on coarse clocks
+
+    rewrite(GOOD.replace("then: {team: customer_service}", "then: {team: sales}"), 1)
+    assert rules().decide(question).team.value == "sales"
+
+    rewrite(GOOD.replace("category: complaint", "category: complain"), 2)
+    with caplog.at_level("ERROR"):
+        assert rules().decide(question).team.value == "sales"  # the running rules stay
+    assert f"{path}:6:" in caplog.text and "keeping the running rules" in caplog.text
+    assert rules.last_error and "complain" in rules.last_error
+
+    rewrite(GOOD, 3)
+    assert rules().decide(question).team.value == "customer_service"
+    assert rules.last_error is None
+
+
+def test_first_load_of_a_bad_file_raises(tmp_path):
+    from routing.loader import ReloadingRules
+
+    path = tmp_path / "routing.yaml"
+    path.write_text("version: 1\nrules: []\n", encoding="utf-8")
+    with pytest.raises(RulesError, match=r"routing\.yaml:2: rules"):
+        ReloadingRules(path)

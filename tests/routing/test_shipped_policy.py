@@ -55,3 +55,23 @@ def test_high_reach_complaints_are_the_most_urgent(engine):
 def test_every_category_is_covered(engine):
     for category in Category:
         assert engine.decide(MentionFacts(category=category, confidence=1.0)).rule_id != "no-match"
+
+
+def test_spam_is_never_ticketed_whatever_its_label(engine):
+    # spam is `other` by the guidelines; this catches bots the classifier misreads
+    bot = MentionFacts(category=Category.COMPLAINT, confidence=0.9, followers=0,
+                       spam_reasons=("auto-generated handle @user84736251 with no followers", "2 links"))
+    decision = engine.decide(bot)
+    assert decision.team is None and decision.rule_id == "spam"
+    assert decision.tags == ["spam"]
+
+
+def test_commented_examples_are_valid_rules():
+    """The examples users are told to adapt must load when uncommented."""
+    text = (PROJECT_ROOT / "config" / "routing.yaml").read_text(encoding="utf-8")
+    head, examples = text.split("# Examples to adapt (not part of the default policy):\n")
+    uncommented = "\n".join(line[1:] for line in examples.splitlines() if line.startswith("#  "))
+    from routing.loader import parse_rules
+
+    rules = parse_rules(head + uncommented + "\n", "routing.yaml")
+    assert [r.id for r in rules.rules][-4:] == ["crisis", "legal-threat", "unsure", "night-complaints"]

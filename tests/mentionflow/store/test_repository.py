@@ -22,7 +22,8 @@ def _ticket(mention_id: str, team: Team = Team.CUSTOMER_SERVICE) -> Ticket:
     return Ticket(
         id=ticket_id_for(mention_id), mention_id=mention_id, team=team, priority=Priority.HIGH,
         rule_id="complaint", reasons=["category is complaint"], category=Category.COMPLAINT,
-        brand="parcelo", sla_due_at=T0 + timedelta(hours=1), created_at=T0,
+        brand="parcelo", first_response_due_at=T0 + timedelta(hours=1),
+        resolution_due_at=T0 + timedelta(hours=8), created_at=T0, tags=["vip"], cc=[Team.PR],
     )
 
 
@@ -34,7 +35,7 @@ def _routed(native_id: str, ticketed: bool = True) -> RoutedMention:
 def test_migration_creates_schema_and_is_repeatable(store):
     migrate(store.engine)  # second run is a no-op
     tables = set(inspect(store.engine).get_table_names())
-    assert {"mentions", "tickets", "source_cursors", "alembic_version"} <= tables
+    assert {"mentions", "tickets", "source_cursors", "brand_states", "alembic_version"} <= tables
 
 
 def test_save_is_idempotent_and_returns_unpublished(store):
@@ -69,7 +70,32 @@ def test_timestamps_come_back_timezone_aware(store):
     store.save([_routed("1")])
     [ticket] = store.tickets_for(["x:1"])
     assert ticket.created_at == T0
-    assert ticket.sla_due_at - ticket.created_at == timedelta(hours=1)
+    assert ticket.first_response_due_at - ticket.created_at == timedelta(hours=1)
+    assert ticket.resolution_due_at - ticket.created_at == timedelta(hours=8)
+    assert (ticket.tags, ticket.cc) == (["vip"], [Team.PR])
+
+
+def test_spike_state_is_kept_per_brand_with_its_start(store):
+    assert store.brands_in_spike() == set()
+    store.set_spike("parcelo", True, "5x the hourly baseline")
+    [since] = _spike_since(store, "parcelo")
+    store.set_spike("parcelo", True, "still 4x")  # a spike that continues keeps its start
+    assert _spike_since(store, "parcelo") == [since]
+    store.set_spike("nordbank", False)
+    assert store.brands_in_spike() == {"parcelo"}
+    assert store.brands_in_spike(["nordbank"]) == set()
+    store.set_spike("parcelo", False)
+    assert store.brands_in_spike() == set()
+    assert _spike_since(store, "parcelo") == [None]
+
+
+def _spike_since(store, brand):
+    from sqlalchemy import select
+
+    from mentionflow.store.tables import BrandStateRow
+
+    with store.engine.connect() as conn:
+        return list(conn.execute(select(BrandStateRow.since).where(BrandStateRow.brand == brand)).scalars())
 
 
 def test_cursors_upsert(store):
