@@ -13,7 +13,7 @@ import re
 from collections import OrderedDict
 from typing import Generic, TypeVar
 
-__all__ = ["LruCache", "near_duplicate_key"]
+__all__ = ["LruCache", "copy_text", "near_duplicate_key"]
 
 _RT = re.compile(r"^\s*(rt|retweet)\s*@\w+\s*:?\s*", re.IGNORECASE)
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
@@ -23,12 +23,16 @@ _SPACE = re.compile(r"\s+")
 V = TypeVar("V")
 
 
-def near_duplicate_key(text: str) -> str:
+def copy_text(text: str) -> str:
+    """What stays the same across copies of a post."""
     t = _RT.sub("", text)
     t = _URL.sub(" ", t)
     t = _HANDLE.sub(" ", t)
-    t = _SPACE.sub(" ", t).strip().casefold()
-    return hashlib.blake2b(t.encode("utf-8"), digest_size=16).hexdigest()
+    return _SPACE.sub(" ", t).strip().casefold()
+
+
+def near_duplicate_key(text: str) -> str:
+    return hashlib.blake2b(copy_text(text).encode("utf-8"), digest_size=16).hexdigest()
 
 
 class LruCache(Generic[V]):

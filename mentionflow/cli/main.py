@@ -8,6 +8,7 @@ import os
 import click
 
 from mentionflow import __version__
+from mentionflow.cli.api import api_cmd, tokens_group
 from mentionflow.cli.demo import demo_cmd
 from mentionflow.cli.evaluate import evaluate_cmd
 from mentionflow.cli.filters import classify_cmd, route_cmd
@@ -44,7 +45,8 @@ def build_encoder_cmd() -> None:
     click.echo(ensure_encoder(get_settings().cache_dir))
 
 
-for command in (classify_cmd, route_cmd, rules_group, demo_cmd, evaluate_cmd, up_cmd, worker_cmd):
+for command in (classify_cmd, route_cmd, rules_group, api_cmd, tokens_group, demo_cmd, evaluate_cmd, up_cmd,
+                worker_cmd):
     cli.add_command(command)
 
 

@@ -7,18 +7,27 @@ makes "one ticket per mention" a property of the database, not of the code.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Engine, case, func, select, update
+from sqlalchemy import Connection, Engine, case, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from mentionflow.models import ClassifiedMention, Ticket, utcnow
-from mentionflow.store.tables import BrandStateRow, MentionRow, SourceCursorRow, TicketRow
+from classifiers.dedup import copy_text
+from mentionflow.models import ClassifiedMention, Ticket, TicketStatus, utcnow
+from mentionflow.store.tables import BrandStateRow, MentionRow, SourceCursorRow, TicketEventRow, TicketRow
 
-__all__ = ["RoutedMention", "TicketStore"]
+__all__ = ["DUPLICATE_WINDOW", "ROUTER", "RoutedMention", "TicketStore"]
+
+#: how long an open ticket keeps absorbing repeats of its mention
+DUPLICATE_WINDOW = timedelta(hours=24)
+#: the audit log's actor for what the pipeline itself does
+ROUTER = "router"
+#: texts shorter than this ("thanks!", "lol") are not campaign copies of each other
+MIN_CAMPAIGN_TEXT = 24
 
 
 @dataclass(frozen=True)
@@ -48,33 +57,84 @@ class TicketStore:
             raise ValueError(f"unsupported database backend {dialect!r}: use PostgreSQL or SQLite")
 
     # -- writes -----------------------------------------------------------
-    def save(self, batch: Sequence[RoutedMention]) -> list[Ticket]:
+    def save(self, batch: Sequence[RoutedMention], duplicate_window: timedelta = DUPLICATE_WINDOW) -> list[Ticket]:
         """Write mentions and tickets in one transaction; return every ticket
         of the batch not yet published, including ones written by an earlier
-        attempt that crashed before publishing."""
+        attempt that crashed before publishing.
+
+        A new mention that repeats an open ticket of the same team and brand
+        (the same author again, or the same text: retweets, copy-paste
+        campaigns) within ``duplicate_window`` is attached to that ticket,
+        raising its counter, instead of opening another. Mentions already
+        stored (a replayed batch) change nothing.
+        """
         if not batch:
             return []
         now = utcnow()
-        mention_rows = {r.classified.id: _mention_row(r, now) for r in batch}
-        ticket_rows = {r.ticket.mention_id: _ticket_row(r.ticket) for r in batch if r.ticket}
+        by_id = {r.classified.id: r for r in batch}
         with self.engine.begin() as conn:
-            conn.execute(
-                self._insert(MentionRow).on_conflict_do_nothing(index_elements=["id"]),
-                list(mention_rows.values()),
-            )
-            if ticket_rows:
-                conn.execute(
-                    self._insert(TicketRow).on_conflict_do_nothing(index_elements=["mention_id"]),
-                    list(ticket_rows.values()),
+            stored = set(conn.execute(select(MentionRow.id).where(MentionRow.id.in_(list(by_id)))).scalars())
+            fresh = [r for mid, r in by_id.items() if mid not in stored]
+            if fresh:
+                conn.execute(self._insert(MentionRow).on_conflict_do_nothing(index_elements=["id"]),
+                             [_mention_row(r, now) for r in fresh])
+            for routed in fresh:
+                if routed.ticket is not None:
+                    self._open_or_attach(conn, routed, now, duplicate_window)
+            ticket_mentions = [mid for mid, r in by_id.items() if r.ticket]
+            rows = conn.execute(
+                select(TicketRow.__table__).where(
+                    TicketRow.mention_id.in_(ticket_mentions), TicketRow.published_at.is_(None)
                 )
-                rows = conn.execute(
-                    select(TicketRow.__table__).where(
-                        TicketRow.mention_id.in_(list(ticket_rows)), TicketRow.published_at.is_(None)
-                    )
-                ).all()
-            else:
-                rows = []
+            ).all() if ticket_mentions else []
         return [_ticket_from_row(row) for row in rows]
+
+    def _open_or_attach(self, conn: Connection, routed: RoutedMention, now: datetime, window: timedelta) -> None:
+        ticket = routed.ticket
+        assert ticket is not None
+        m = routed.classified.mention
+        author_key = f"{m.platform}:{m.author.handle.casefold()}:{m.brand.casefold()}"
+        text_key = _text_key(m.text)
+        same = [TicketRow.author_key == author_key] + ([TicketRow.text_key == text_key] if text_key else [])
+        open_ticket = conn.execute(
+            select(TicketRow.id, TicketRow.author_key, TicketRow.status)
+            .where(
+                TicketRow.team == ticket.team.value,
+                TicketRow.brand == m.brand,
+                TicketRow.status != TicketStatus.RESOLVED.value,
+                TicketRow.last_mention_at >= _utc(m.created_at) - window,
+                or_(*same),
+            )
+            .order_by(TicketRow.created_at)
+            .limit(1)
+        ).first()
+        if open_ticket is not None:
+            conn.execute(
+                update(TicketRow)
+                .where(TicketRow.id == open_ticket.id)
+                .values(mention_count=TicketRow.mention_count + 1,
+                        last_mention_at=case((TicketRow.last_mention_at < _utc(m.created_at), _utc(m.created_at)),
+                                             else_=TicketRow.last_mention_at),
+                        updated_at=now)
+            )
+            conn.execute(update(MentionRow).where(MentionRow.id == m.id).values(ticket_id=open_ticket.id))
+            why = "the same author" if open_ticket.author_key == author_key else "the same text"
+            conn.execute(insert(TicketEventRow).values(
+                ticket_id=open_ticket.id, at=now, actor=ROUTER, action="attached", from_status=open_ticket.status,
+                to_status=open_ticket.status, details={"mention_id": m.id, "because": why},
+            ))
+            return
+        row = _ticket_row(ticket) | {"author_key": author_key, "text_key": text_key,
+                                     "last_mention_at": _utc(m.created_at), "updated_at": now}
+        inserted = conn.execute(
+            self._insert(TicketRow).on_conflict_do_nothing(index_elements=["mention_id"]), [row]
+        ).rowcount
+        conn.execute(update(MentionRow).where(MentionRow.id == m.id).values(ticket_id=ticket.id))
+        if inserted:
+            conn.execute(insert(TicketEventRow).values(
+                ticket_id=ticket.id, at=now, actor=ROUTER, action="created", from_status=None,
+                to_status=ticket.status.value, details={"rule_id": ticket.rule_id, "reasons": list(ticket.reasons)},
+            ))
 
     def mark_published(self, ticket_ids: Iterable[str]) -> None:
         ids = list(ticket_ids)
@@ -176,15 +236,15 @@ def _mention_row(routed: RoutedMention, now: datetime) -> dict[str, Any]:
         "author_followers": m.author.followers,
         "author_verified": m.author.verified,
         "url": m.url,
-        "created_at": m.created_at,
-        "received_at": m.received_at,
+        "created_at": _utc(m.created_at),
+        "received_at": _utc(m.received_at),
         "raw": m.raw,
         "category": c.category.value,
         "confidence": c.confidence,
         "needs_review": c.needs_review,
         "scores": {k.value: v for k, v in c.scores.items()},
         "model_version": c.model_version,
-        "classified_at": c.classified_at,
+        "classified_at": _utc(c.classified_at),
         "spam": routed.spam,
         "spam_reasons": list(routed.spam_reasons),
         "tags": list(routed.tags),
@@ -210,11 +270,25 @@ def _ticket_row(t: Ticket) -> dict[str, Any]:
         "tags": list(t.tags),
         "cc": [team.value for team in t.cc],
         "suggested_team": t.suggested_team.value if t.suggested_team else None,
-        "first_response_due_at": t.first_response_due_at,
-        "resolution_due_at": t.resolution_due_at,
-        "created_at": t.created_at,
+        "first_response_due_at": _utc(t.first_response_due_at),
+        "resolution_due_at": _utc(t.resolution_due_at),
+        "created_at": _utc(t.created_at),
         "published_at": None,
     }
+
+
+def _text_key(text: str) -> str | None:
+    """Near-exact duplicate key of a text long enough to be a copy."""
+    copy = copy_text(text)
+    if len(copy) < MIN_CAMPAIGN_TEXT:
+        return None
+    return hashlib.blake2b(copy.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def _utc(value: datetime) -> datetime:
+    """Store every time in UTC: SQLite keeps no offset, so a post written at
+    +02:00 would otherwise compare two hours wrong against the rest."""
+    return value.astimezone(timezone.utc)
 
 
 def _aware(value: datetime) -> datetime:

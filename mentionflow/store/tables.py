@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "BrandStateRow", "MentionRow", "SourceCursorRow", "TicketRow"]
+__all__ = ["ApiTokenRow", "Base", "BrandStateRow", "CategoryFeedbackRow", "MentionRow", "TicketEventRow", "SourceCursorRow", "TicketRow"]
 
 
 class Base(DeclarativeBase):
@@ -46,6 +46,9 @@ class MentionRow(Base):
     team: Mapped[str | None] = mapped_column(String(32))
     rule_id: Mapped[str] = mapped_column(String(128))
     routed_at: Mapped[datetime]
+    #: the ticket this mention is on: its own, or the open ticket it was
+    #: attached to as a near-duplicate; None when no ticket was made.
+    ticket_id: Mapped[str | None] = mapped_column(String(36), index=True)
 
 
 class TicketRow(Base):
@@ -72,6 +75,52 @@ class TicketRow(Base):
     resolution_due_at: Mapped[datetime]
     created_at: Mapped[datetime]
     published_at: Mapped[datetime | None]
+    assignee: Mapped[str | None] = mapped_column(String(256))
+    assigned_at: Mapped[datetime | None]
+    first_response_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    reopened_at: Mapped[datetime | None]
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_response_breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    resolution_breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: near-duplicate mentions attached to this ticket raise the counter
+    mention_count: Mapped[int] = mapped_column(Integer, default=1)
+    last_mention_at: Mapped[datetime | None]
+    author_key: Mapped[str | None] = mapped_column(String(512), index=True)
+    text_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    updated_at: Mapped[datetime | None]
+
+
+class TicketEventRow(Base):
+    """Append-only audit log: who changed what on a ticket, and when."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(String(36), ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(256))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class CategoryFeedbackRow(Base):
+    """A person's correction of a category: training data for the next model."""
+
+    __tablename__ = "category_feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    mention_id: Mapped[str] = mapped_column(String(512), ForeignKey("mentions.id", ondelete="CASCADE"), index=True)
+    ticket_id: Mapped[str | None] = mapped_column(String(36))
+    model_category: Mapped[str] = mapped_column(String(16))
+    old_category: Mapped[str] = mapped_column(String(16))
+    new_category: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str | None] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(256))
+    at: Mapped[datetime]
 
 
 class BrandStateRow(Base):
@@ -94,3 +143,17 @@ class SourceCursorRow(Base):
     source: Mapped[str] = mapped_column(String(128), primary_key=True)
     cursor: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime]
+
+
+class ApiTokenRow(Base):
+    """An API token: only its SHA-256 is stored; ``team`` None means admin."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    team: Mapped[str | None] = mapped_column(String(32))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import inspect
 
-from mentionflow.models import Category, Priority, Team, Ticket, ticket_id_for
+from mentionflow.models import Author, Category, Priority, Team, Ticket, ticket_id_for
 from mentionflow.store import RoutedMention, TicketStore, make_engine, migrate
 from tests.factories import T0, make_classified, make_mention
 
@@ -27,8 +27,12 @@ def _ticket(mention_id: str, team: Team = Team.CUSTOMER_SERVICE) -> Ticket:
     )
 
 
-def _routed(native_id: str, ticketed: bool = True) -> RoutedMention:
-    c = make_classified(make_mention(native_id))
+def _routed(native_id: str, ticketed: bool = True, handle: str | None = None, text: str | None = None,
+            created_at=T0) -> RoutedMention:
+    """Distinct authors and texts unless a test asks for the same."""
+    mention = make_mention(native_id, text or f"order {native_id} never arrived", created_at=created_at,
+                           author=Author(handle=handle or f"user{native_id}", followers=10))
+    c = make_classified(mention)
     return RoutedMention(c, "complaint", _ticket(c.id) if ticketed else None)
 
 
@@ -103,3 +107,98 @@ def test_cursors_upsert(store):
     store.set_cursor("src", {"line": 3})
     store.set_cursor("src", {"line": 7})
     assert store.get_cursor("src") == {"line": 7}
+
+
+def _tickets(store):
+    from sqlalchemy import select
+
+    from mentionflow.store.tables import TicketRow
+
+    with store.engine.connect() as conn:
+        return {r.mention_id: r for r in conn.execute(select(TicketRow.__table__))}
+
+
+def _events(store):
+    from sqlalchemy import select
+
+    from mentionflow.store.tables import TicketEventRow
+
+    with store.engine.connect() as conn:
+        return [(r.ticket_id, r.action, r.details) for r in conn.execute(select(TicketEventRow.__table__).order_by(TicketEventRow.id))]
+
+
+def _ticket_of_mention(store, mention_id):
+    from sqlalchemy import select
+
+    from mentionflow.store.tables import MentionRow
+
+    with store.engine.connect() as conn:
+        return conn.execute(select(MentionRow.ticket_id).where(MentionRow.id == mention_id)).scalar_one()
+
+
+def test_the_same_author_again_attaches_to_the_open_ticket(store):
+    store.save([_routed("1", handle="anna")])
+    later = _routed("2", handle="ANNA", text="still nothing, day 3", created_at=T0 + timedelta(hours=5))
+    assert store.save([later]) == []  # nothing new to publish
+    tickets = _tickets(store)
+    assert list(tickets) == ["x:1"]
+    assert tickets["x:1"].mention_count == 2
+    assert _aware_db(tickets["x:1"].last_mention_at) == T0 + timedelta(hours=5)
+    assert _ticket_of_mention(store, "x:2") == ticket_id_for("x:1")
+    assert _events(store)[-1] == (ticket_id_for("x:1"), "attached", {"mention_id": "x:2", "because": "the same author"})
+    store.save([later])  # a replayed batch counts nothing twice
+    assert _tickets(store)["x:1"].mention_count == 2
+
+
+def test_a_copy_paste_campaign_becomes_one_ticket(store):
+    text = "Parcelo lost 3,000 parcels in Leeds and says nothing #boycottparcelo"
+    batch = [_routed(str(i), handle=f"u{i}", text=f"RT @angry: {text} https://t.co/{i}") for i in range(5)]
+    assert len(store.save(batch)) == 1
+    [ticket] = _tickets(store).values()
+    assert ticket.mention_count == 5
+    assert [e[2]["because"] for e in _events(store) if e[1] == "attached"] == ["the same text"] * 4
+
+
+def test_short_texts_from_different_authors_stay_separate(store):
+    store.save([_routed("1", text="worst service ever"), _routed("2", text="worst service ever")])
+    assert len(_tickets(store)) == 2
+
+
+def test_no_attachment_across_teams_after_the_window_or_to_resolved_tickets(store):
+    from sqlalchemy import update
+
+    from mentionflow.store.tables import TicketRow
+
+    store.save([_routed("1", handle="anna")])
+    other_team = _routed("2", handle="anna")
+    other_team = RoutedMention(other_team.classified, "lead", _ticket("x:2", Team.SALES))
+    too_late = _routed("3", handle="anna", created_at=T0 + timedelta(hours=25))
+    store.save([other_team, too_late])
+    assert set(_tickets(store)) == {"x:1", "x:2", "x:3"}
+    with store.engine.begin() as conn:
+        conn.execute(update(TicketRow).values(status="resolved"))
+    store.save([_routed("4", handle="anna", created_at=T0 + timedelta(hours=26))])
+    assert "x:4" in _tickets(store)
+
+
+def test_times_are_stored_in_utc_whatever_the_offset_of_the_post(store):
+    from datetime import timezone as tz
+
+    plus_two = tz(timedelta(hours=2))
+    store.save([_routed("1", handle="anna", created_at=(T0 + timedelta(hours=2)).astimezone(plus_two))])
+    # 1 hour later in UTC, written at +00:00: the same author within the window
+    store.save([_routed("2", handle="anna", created_at=T0 + timedelta(hours=3))])
+    assert _tickets(store)["x:1"].mention_count == 2
+    assert _aware_db(_tickets(store)["x:1"].last_mention_at) == T0 + timedelta(hours=3)
+
+
+def test_every_new_ticket_has_a_created_event(store):
+    store.save([_routed("1"), _routed("2"), _routed("3", ticketed=False)])
+    assert [(e[0], e[1]) for e in _events(store)] == [(ticket_id_for("x:1"), "created"), (ticket_id_for("x:2"), "created")]
+    assert _events(store)[0][2]["rule_id"] == "complaint"
+
+
+def _aware_db(value):
+    from datetime import timezone as tz
+
+    return value if value.tzinfo else value.replace(tzinfo=tz.utc)
