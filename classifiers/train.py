@@ -39,11 +39,11 @@ log = logging.getLogger(__name__)
 
 class TrainConfig(BaseModel):
     seed: int = 13
-    trainable_top_layers: int = 6
+    trainable_top_layers: int = 10
     augment_copies: int = 1
-    epochs: int = 5
+    epochs: int = 4
     batch_size: int = 32
-    lr_layers: float = 6e-5
+    lr_layers: float = 5e-5
     lr_head: float = 2e-3
     weight_decay: float = 0.01
     warmup_fraction: float = 0.1
@@ -90,6 +90,22 @@ def _lower_states(clf: MentionClassifier, texts: Sequence[str], split: int, batc
         for j, i in enumerate(idx):
             out[i] = hidden[j, : int(enc["attention_mask"][j].sum())].clone()
     return out
+
+
+def _length_grouped_batches(data: _Cached, batch_size: int, gen: torch.Generator, group: int = 16) -> list[list[int]]:
+    """Shuffled batches of similar length: a random permutation is cut into
+    windows of ``group`` batches, each window sorted by length and cut into
+    batches, and the batch order shuffled again. Posts range from two tokens
+    to a hundred, so random batches are mostly padding; this roughly halves
+    the work per epoch while every batch stays a random sample."""
+    perm = torch.randperm(len(data.states), generator=gen).tolist()
+    window = batch_size * group
+    batches: list[list[int]] = []
+    for start in range(0, len(perm), window):
+        chunk = sorted(perm[start : start + window], key=lambda i: data.states[i].shape[0])
+        batches.extend(chunk[b : b + batch_size] for b in range(0, len(chunk), batch_size))
+    order = torch.randperm(len(batches), generator=gen).tolist()
+    return [batches[i] for i in order]
 
 
 def _logits(network: nn.Module, data: _Cached, split: int, batch: int = 64) -> torch.Tensor:
@@ -178,9 +194,8 @@ def train(out_dir: Path, config: TrainConfig | None = None, splits_dir: Path = S
     with tqdm(total=total, desc="fine-tune", unit="step") as bar:
         for epoch in range(config.epochs):
             network.train()
-            perm = torch.randperm(len(train_texts), generator=gen).tolist()
-            for start in range(0, len(perm), config.batch_size):
-                hidden, mask, y = train_data.batch(perm[start : start + config.batch_size])
+            for idx in _length_grouped_batches(train_data, config.batch_size, gen):
+                hidden, mask, y = train_data.batch(idx)
                 opt.zero_grad()
                 loss = loss_fn(network.upper(hidden, mask, split), y)
                 loss.backward()
