@@ -20,7 +20,9 @@ RESTART_WINDOW_S = 120
 @click.option("--airflow/--no-airflow", default=True, show_default=True, help="also run airflow standalone")
 @click.option("--classifiers", default=1, show_default=True, help="classifier worker processes")
 @click.option("--routers", default=1, show_default=True, help="router worker processes")
-def up_cmd(airflow: bool, classifiers: int, routers: int) -> None:
+@click.option("--api/--no-api", default=True, show_default=True, help="also serve the team inbox API")
+@click.option("--api-port", default=8000, show_default=True, help="port of the team inbox API")
+def up_cmd(airflow: bool, classifiers: int, routers: int, api: bool, api_port: int) -> None:
     """Start broker, workers and Airflow; restart crashed workers; Ctrl-C stops all."""
     from mentionflow.stack.airflow import AirflowStandalone
     from mentionflow.stack.local import LocalStack
@@ -36,6 +38,9 @@ def up_cmd(airflow: bool, classifiers: int, routers: int) -> None:
         stack.start(classifiers=classifiers, routers=routers)
         click.echo(f"broker:   {stack.bootstrap_servers}")
         click.echo(f"store:    {settings.database_url}")
+        if api:
+            stack.start_worker("api", 0, api_port=api_port)
+            click.echo(f"api:      http://127.0.0.1:{api_port}/docs (tokens: mentionflow tokens create)")
         click.echo(f"workers:  {', '.join(w.name for w in stack.workers)} (logs in {run_dir})")
         if airflow:
             af = AirflowStandalone(settings.var_dir / "airflow", stack.child_env(), run_dir).start()
@@ -59,7 +64,7 @@ def up_cmd(airflow: bool, classifiers: int, routers: int) -> None:
                 dead.stop()
                 stack.workers.remove(dead)
                 kind, _, index = dead.name.partition("-worker-")
-                stack.start_worker(kind, int(index))
+                stack.start_worker(kind, int(index), api_port=api_port)
             if af and not af.process.alive():
                 raise click.ClickException(f"airflow exited; see {run_dir / 'airflow.log'}")
     except KeyboardInterrupt:

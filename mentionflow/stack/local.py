@@ -22,7 +22,7 @@ __all__ = ["LocalStack"]
 
 log = logging.getLogger(__name__)
 
-WORKER_KINDS = ("classify", "route")
+WORKER_KINDS = ("classify", "route", "api")
 
 
 @dataclass
@@ -64,13 +64,15 @@ class LocalStack:
         ensure_topics(self.bootstrap_servers, self.settings.topic_partitions)
         migrate(self.store.engine)
 
-    def start_worker(self, kind: str, index: int = 0) -> ManagedProcess:
+    def start_worker(self, kind: str, index: int = 0, api_port: int = 8000) -> ManagedProcess:
+        """A supervised child: a pipeline worker, or the inbox API server."""
         if kind not in WORKER_KINDS:
             raise ValueError(f"unknown worker kind {kind!r}")
         name = f"{kind}-worker-{index}"
+        argv = ["api", "--port", str(api_port)] if kind == "api" else ["worker", kind]
         proc = ManagedProcess(
             name,
-            [sys.executable, "-m", "mentionflow", "worker", kind],
+            [sys.executable, "-m", "mentionflow", *argv],
             env=self.child_env(),
             log_file=self.run_dir / f"{name}.log",
             pid_file=self.run_dir / f"{name}.pid",
