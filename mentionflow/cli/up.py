@@ -30,8 +30,12 @@ def up_cmd(airflow: bool, classifiers: int, routers: int, api: bool, api_port: i
     settings = get_settings()
     run_dir = settings.var_dir / "run" / "up"
     stack = LocalStack(settings, run_dir)
-    # SIGTERM behaves like Ctrl-C: both unwind into the `finally` below.
+    # SIGTERM behaves like Ctrl-C: both unwind into the `finally` below. SIGINT
+    # is installed explicitly too: a process started in the background by a
+    # non-interactive shell inherits SIGINT as ignored, and Python then never
+    # raises KeyboardInterrupt.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     af: AirflowStandalone | None = None
     restarts: dict[str, list[float]] = {}
     try:
