@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from mentionflow.models import Author
-from mentionflow.text_match import compile_keywords, normalise_for_match
+from mentionflow.text_match import MAX_MATCH_CHARS, compile_keywords, normalise_for_match
 
 __all__ = ["SPAM_MIN_SIGNALS", "spam_signals"]
 
@@ -52,13 +52,14 @@ def spam_signals(text: str, author: Author) -> list[str]:
         reasons.append(f"auto-generated handle @{author.handle.lstrip('@')} with no followers")
     elif not author.verified and _BOT_HANDLE.search(author.handle):
         reasons.append(f"promotional handle @{author.handle.lstrip('@')}")
+    text = text[:MAX_MATCH_CHARS]
     if m := _PROMO.search(normalise_for_match(text)):
         reasons.append(f"promotional phrase {m.group(0)!r}")
-    urls = _URL.findall(text[:20_000])
+    urls = _URL.findall(text)
     if len(urls) >= 2:
         reasons.append(f"{len(urls)} links")
-    elif _SHORTENER.search(text[:20_000]):
+    elif _SHORTENER.search(text):
         reasons.append("shortened link")
-    if len(_HASHTAG.findall(text[:20_000])) >= 6:
+    if len(_HASHTAG.findall(text)) >= 6:
         reasons.append("hashtag stuffing")
     return reasons if len(reasons) >= SPAM_MIN_SIGNALS else []

@@ -6,17 +6,19 @@ import os
 import sys
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from mentionflow.cli.jsonl import LineError, read_objects, report, write_object
-from mentionflow.models import Category
 from mentionflow.settings import Settings, get_settings
 from routing.engine import MentionFacts, RoutingEngine
 from routing.loader import RulesError, load_rules
 
-__all__ = ["classify_cmd", "route_cmd"]
+if TYPE_CHECKING:
+    from classifiers.model import MentionClassifier
+
+__all__ = ["classify_cmd", "load_classifier", "route_cmd"]
 
 CHUNK = 64  # lines classified per forward pass; small enough to stream through a pipe
 
@@ -39,11 +41,7 @@ def classify_cmd(input_: IO[str], output: IO[str]) -> None:
     while chunk := list(islice(items, CHUNK)):
         good: list[dict[str, Any]] = [item for item in chunk if isinstance(item, dict)]
         if good and classifier is None:
-            from classifiers.model import MentionClassifier
-
-            classifier = MentionClassifier.load(
-                settings.classifier_dir, settings.cache_dir, _encoder_override(settings), settings.review_threshold
-            )
+            classifier = load_classifier(settings)
         predictions = iter(
             classifier.process(
                 [g["text"] for g in good],
@@ -76,9 +74,16 @@ def classify_cmd(input_: IO[str], output: IO[str]) -> None:
         sys.exit(2)
 
 
-def _encoder_override(settings: Settings) -> str | None:
-    """An explicitly configured encoder replaces the one the artifact records."""
-    return settings.encoder if "MENTIONFLOW_ENCODER" in os.environ else None
+def load_classifier(settings: Settings) -> MentionClassifier:
+    """The configured classifier, as every command that classifies loads it.
+
+    An explicitly configured encoder (MENTIONFLOW_ENCODER) replaces the one
+    the artifact records.
+    """
+    from classifiers.model import MentionClassifier
+
+    override = settings.encoder if "MENTIONFLOW_ENCODER" in os.environ else None
+    return MentionClassifier.load(settings.classifier_dir, settings.cache_dir, override, settings.review_threshold)
 
 
 @click.command("route")

@@ -146,25 +146,26 @@ def _classified(input_: IO[str]) -> tuple[list[dict[str, Any]], bool]:
             failed = True
         else:
             items.append(item)
-    todo = [i for i in items if "category" not in i]
+    usable, todo = [], []
+    for item in items:
+        if "category" in item:
+            usable.append(item)
+        elif isinstance(item.get("text"), str) and item["text"].strip():
+            usable.append(item)
+            todo.append(item)
+        else:
+            report(LineError(0, item.get("id"), f"mention {item.get('id')}: no \"category\" and no text to classify"))
+            failed = True
     if todo:
-        bad = [i for i in todo if not isinstance(i.get("text"), str) or not i["text"].strip()]
-        for i in bad:
-            report(LineError(0, i.get("id"), f"mention {i.get('id')}: no \"category\" and no text to classify"))
-        failed = failed or bool(bad)
-        todo = [i for i in todo if i not in bad]
-        items = [i for i in items if i not in bad]
         _classify_in_place(todo)
-    return items, failed
+    return usable, failed
 
 
 def _classify_in_place(items: list[dict[str, Any]]) -> None:
-    from classifiers.model import MentionClassifier
+    from mentionflow.cli.filters import load_classifier
 
-    settings = get_settings()
     click.echo(f"classifying {len(items)} mentions without a category…", err=True)
-    classifier = MentionClassifier.load(settings.classifier_dir, settings.cache_dir,
-                                        review_threshold=settings.review_threshold)
+    classifier = load_classifier(get_settings())
     langs = [i.get("lang") or i.get("language") for i in items]
     preds = classifier.process([i["text"] for i in items], [x if isinstance(x, str) else None for x in langs])
     for item, pred in zip(items, preds, strict=True):

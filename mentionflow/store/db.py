@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import overload
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-__all__ = ["make_engine", "migrate"]
+__all__ = ["make_engine", "migrate", "stored_time"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -37,6 +39,18 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+@overload
+def stored_time(value: datetime) -> datetime: ...
+@overload
+def stored_time(value: None) -> None: ...
+def stored_time(value: datetime | None) -> datetime | None:
+    """A time read back from the store, timezone-aware: SQLite hands back
+    naive datetimes, and everything the store writes is UTC."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:

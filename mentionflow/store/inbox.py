@@ -16,13 +16,14 @@ as not found, so its existence does not leak.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 
 from mentionflow.models import Category, Priority, Team, TicketStatus, utcnow
+from mentionflow.store.db import stored_time
 from mentionflow.store.tables import CategoryFeedbackRow, MentionRow, TicketEventRow, TicketRow
 
 __all__ = [
@@ -139,28 +140,22 @@ class TicketFilter:
     offset: int = 0
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     if start is None or end is None:
         return None
-    return (_aware(end) - _aware(start)).total_seconds()  # type: ignore[operator]
+    return (stored_time(end) - stored_time(start)).total_seconds()  # type: ignore[operator]
 
 
 def _view(row: Any, now: datetime) -> TicketView:
-    due_first, due_resolution = _aware(row.first_response_due_at), _aware(row.resolution_due_at)
-    first, resolved = _aware(row.first_response_at), _aware(row.resolved_at)
+    due_first, due_resolution = stored_time(row.first_response_due_at), stored_time(row.resolution_due_at)
+    first, resolved = stored_time(row.first_response_at), stored_time(row.resolved_at)
     return TicketView(
         id=row.id, mention_id=row.mention_id, team=row.team, status=row.status, priority=row.priority,
         category=row.category, brand=row.brand, language=row.language, platform=row.platform,
         tags=list(row.tags or []), cc=list(row.cc or []), suggested_team=row.suggested_team,
         rule_id=row.rule_id, reasons=list(row.reasons or []), assignee=row.assignee,
-        mention_count=row.mention_count, created_at=_aware(row.created_at), assigned_at=_aware(row.assigned_at),
-        first_response_at=first, resolved_at=resolved, reopened_at=_aware(row.reopened_at),
+        mention_count=row.mention_count, created_at=stored_time(row.created_at), assigned_at=stored_time(row.assigned_at),
+        first_response_at=first, resolved_at=resolved, reopened_at=stored_time(row.reopened_at),
         reopen_count=row.reopen_count, first_response_due_at=due_first, resolution_due_at=due_resolution,
         first_response_seconds=_seconds(row.created_at, first),
         resolution_seconds=_seconds(row.created_at, resolved),
@@ -225,12 +220,12 @@ class TicketInbox:
                 id=mention.id, platform=mention.platform, brand=mention.brand, text=mention.text, url=mention.url,
                 language=mention.language, author_handle=mention.author_handle,
                 author_followers=mention.author_followers, author_verified=mention.author_verified,
-                created_at=_aware(mention.created_at), category=mention.category, confidence=mention.confidence,
+                created_at=stored_time(mention.created_at), category=mention.category, confidence=mention.confidence,
                 scores=dict(mention.scores), needs_review=mention.needs_review, model_version=mention.model_version,
                 spam=mention.spam, spam_reasons=list(mention.spam_reasons or []),
             ),
             attached_mentions=list(attached),
-            events=[TicketEvent(at=_aware(e.at), actor=e.actor, action=e.action, from_status=e.from_status,
+            events=[TicketEvent(at=stored_time(e.at), actor=e.actor, action=e.action, from_status=e.from_status,
                                 to_status=e.to_status, details=dict(e.details or {})) for e in events],
         )
 
@@ -256,7 +251,7 @@ class TicketInbox:
             values: dict[str, Any] = {"status": TicketStatus.RESPONDED.value}
             if row.first_response_at is None:
                 values["first_response_at"] = now
-                values["first_response_breached"] = now > _aware(row.first_response_due_at)  # type: ignore[operator]
+                values["first_response_breached"] = now > stored_time(row.first_response_due_at)  # type: ignore[operator]
             if row.assignee is None:
                 values["assignee"], values["assigned_at"] = actor, now
             return values, {"note": note} if note else {}
@@ -266,7 +261,7 @@ class TicketInbox:
     def resolve(self, team: Team | None, ticket_id: str, actor: str, note: str | None = None) -> TicketView:
         def change(row: Any, now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
             self._require(row, set(_OPEN), "resolve")
-            breached = bool(row.resolution_breached) or now > _aware(row.resolution_due_at)  # type: ignore[operator]
+            breached = bool(row.resolution_breached) or now > stored_time(row.resolution_due_at)  # type: ignore[operator]
             return {"status": TicketStatus.RESOLVED.value, "resolved_at": now, "resolution_breached": breached}, (
                 {"note": note} if note else {})
 

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from classifiers.dedup import copy_text
 from mentionflow.models import ClassifiedMention, Ticket, TicketStatus, utcnow
+from mentionflow.store.db import stored_time
 from mentionflow.store.tables import BrandStateRow, MentionRow, SourceCursorRow, TicketEventRow, TicketRow
 
 __all__ = ["DUPLICATE_WINDOW", "ROUTER", "RoutedMention", "TicketStore"]
@@ -291,11 +292,6 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(timezone.utc)
 
 
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we write is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
 def _ticket_from_row(row: Any) -> Ticket:
     return Ticket.model_validate(
         {
@@ -313,9 +309,9 @@ def _ticket_from_row(row: Any) -> Ticket:
             "tags": list(row.tags or []),
             "cc": list(row.cc or []),
             "suggested_team": row.suggested_team,
-            "first_response_due_at": _aware(row.first_response_due_at),
-            "resolution_due_at": _aware(row.resolution_due_at),
-            "created_at": _aware(row.created_at),
+            "first_response_due_at": stored_time(row.first_response_due_at),
+            "resolution_due_at": stored_time(row.resolution_due_at),
+            "created_at": stored_time(row.created_at),
         },
         strict=False,
     )

@@ -11,17 +11,19 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mentionflow.models import Team, utcnow
+from mentionflow.store.db import stored_time
 from mentionflow.store.tables import ApiTokenRow
 
 __all__ = ["TOKEN_PREFIX", "Caller", "TokenStore"]
 
 TOKEN_PREFIX = "mf_"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -61,12 +63,16 @@ class TokenStore:
             return None
         with self.engine.begin() as conn:
             row = conn.execute(
-                select(ApiTokenRow.id, ApiTokenRow.name, ApiTokenRow.team)
+                select(ApiTokenRow.id, ApiTokenRow.name, ApiTokenRow.team, ApiTokenRow.last_used_at)
                 .where(ApiTokenRow.token_sha256 == _digest(token), ApiTokenRow.revoked_at.is_(None))
             ).first()
             if row is None:
                 return None
-            conn.execute(update(ApiTokenRow).where(ApiTokenRow.id == row.id).values(last_used_at=utcnow()))
+            now = utcnow()
+            # "last used" is for spotting stale tokens, not an access log: one
+            # write per token per minute keeps reads from turning into writes.
+            if row.last_used_at is None or now - stored_time(row.last_used_at) > LAST_USED_RESOLUTION:
+                conn.execute(update(ApiTokenRow).where(ApiTokenRow.id == row.id).values(last_used_at=now))
         return Caller(row.name, Team(row.team) if row.team else None)
 
     def revoke(self, name: str) -> bool:

@@ -1,6 +1,7 @@
 """``mentionflow rules check`` and ``rules simulate``."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -9,9 +10,9 @@ from mentionflow.settings import PROJECT_ROOT
 SHIPPED = PROJECT_ROOT / "config" / "routing.yaml"
 
 
-def run(*args: str, stdin: str | None = None):
+def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None):
     return subprocess.run([sys.executable, "-m", "mentionflow", "rules", *args], input=stdin,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, env=env)
 
 
 def test_check_accepts_the_shipped_rules():
@@ -59,7 +60,9 @@ def test_simulate_shows_team_counts_and_every_mention_that_moves(tmp_path):
     db = tmp_path / "untouched.db"
     stdin = "".join(json.dumps(m) + "\n" for m in MENTIONS)
 
-    result = run("simulate", str(new), "--input", "-", "--current", str(SHIPPED), stdin=stdin)
+    # the configured store is the one simulate must leave alone
+    env = {**os.environ, "MENTIONFLOW_DATABASE_URL": f"sqlite:///{db}", "MENTIONFLOW_VAR_DIR": str(tmp_path)}
+    result = run("simulate", str(new), "--input", "-", "--current", str(SHIPPED), stdin=stdin, env=env)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "6 mentions routed" in out
