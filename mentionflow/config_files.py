@@ -46,11 +46,13 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     if node is None:
         return None
     line = node.start_mark.line + 1
-    for part in loc:
+    for n, part in enumerate(loc):
         child = None
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
                 if str(key.value) == str(part):
+                    if loc[n + 1 : n + 2] == ("[key]",):
+                        return key.start_mark.line + 1  # the key itself is wrong
                     child = value
                     break
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):

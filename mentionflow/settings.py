@@ -51,6 +51,7 @@ class Settings(BaseSettings):
 
     rules_file: Path = PROJECT_ROOT / "config" / "routing.yaml"
     sources_file: Path = PROJECT_ROOT / "config" / "sources.yaml"
+    delivery_file: Path = PROJECT_ROOT / "config" / "delivery.yaml"
 
     consumer_poll_ms: int = 500
     consumer_max_records: int = 64

@@ -1,7 +1,8 @@
 """Router worker: ``mentions.classified`` -> ticket store + ``tickets.<team>``.
 
-Order of effects per batch: (1) mentions and tickets are written in one
-transaction (idempotent on mention id), (2) every ticket of the batch not yet
+Order of effects per batch: (1) mentions, tickets and their outbox rows
+(deliveries to the teams' other sinks, sent by the dispatcher) are written
+in one transaction (idempotent on mention id), (2) every ticket of the batch not yet
 published is sent to its team topic and the producer flushed, (3) the tickets
 are marked published, (4) the worker commits the offsets. A crash after (1)
 replays the batch: (1) writes nothing new and (2) publishes what was missed.
@@ -20,6 +21,7 @@ from mentionflow.kafka.dlq import DeadLetter, DeadLetterPublisher, describe_vali
 from mentionflow.kafka.topics import Topics
 from mentionflow.models import ClassifiedMention
 from mentionflow.store import RoutedMention, TicketStore
+from mentionflow.store.repository import OutboxPlan
 from routing.engine import RoutingEngine
 from routing.facts import MentionFacts
 
@@ -35,12 +37,14 @@ class RouteHandler:
         store: TicketStore,
         producer: KafkaProducer,
         topics: Topics | None = None,
+        outbox: OutboxPlan | None = None,
     ) -> None:
         # A callable lets the worker pick up reloaded rules between batches.
         self._engine: Callable[[], RoutingEngine] = (lambda: engine) if isinstance(engine, RoutingEngine) else engine
         self._store = store
         self._producer = producer
         self._topics = topics or Topics()
+        self._outbox = outbox
         self._dlq = DeadLetterPublisher(producer, self._topics.dlq)
 
     def __call__(self, records: list[ConsumerRecord]) -> None:
@@ -61,7 +65,7 @@ class RouteHandler:
             batch[classified.id] = RoutedMention(
                 classified, decision.rule_id, ticket, spam_reasons=facts.spam_reasons, tags=tuple(decision.tags)
             )
-        unpublished = self._store.save(list(batch.values()))
+        unpublished = self._store.save(list(batch.values()), outbox=self._outbox)
         for ticket in unpublished:
             value = ticket.model_dump_json().encode()
             for team in (ticket.team, *ticket.cc):

@@ -9,6 +9,7 @@ import click
 
 from mentionflow import __version__
 from mentionflow.cli.api import api_cmd, tokens_group
+from mentionflow.cli.deliveries import deliver_cmd, deliveries_group
 from mentionflow.cli.demo import demo_cmd
 from mentionflow.cli.evaluate import evaluate_cmd
 from mentionflow.cli.filters import classify_cmd, route_cmd
@@ -46,7 +47,7 @@ def build_encoder_cmd() -> None:
 
 
 for command in (classify_cmd, route_cmd, rules_group, api_cmd, tokens_group, demo_cmd, evaluate_cmd, up_cmd,
-                worker_cmd):
+                worker_cmd, deliver_cmd, deliveries_group):
     cli.add_command(command)
 
 

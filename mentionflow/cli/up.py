@@ -20,9 +20,11 @@ RESTART_WINDOW_S = 120
 @click.option("--airflow/--no-airflow", default=True, show_default=True, help="also run airflow standalone")
 @click.option("--classifiers", default=1, show_default=True, help="classifier worker processes")
 @click.option("--routers", default=1, show_default=True, help="router worker processes")
+@click.option("--dispatchers", default=1, show_default=True,
+              help="delivery dispatchers (webhook, Slack, email, Zendesk; config/delivery.yaml)")
 @click.option("--api/--no-api", default=True, show_default=True, help="also serve the team inbox API")
 @click.option("--api-port", default=8000, show_default=True, help="port of the team inbox API")
-def up_cmd(airflow: bool, classifiers: int, routers: int, api: bool, api_port: int) -> None:
+def up_cmd(airflow: bool, classifiers: int, routers: int, dispatchers: int, api: bool, api_port: int) -> None:
     """Start broker, workers and Airflow; restart crashed workers; Ctrl-C stops all."""
     from mentionflow.stack.airflow import AirflowStandalone
     from mentionflow.stack.local import LocalStack
@@ -39,7 +41,7 @@ def up_cmd(airflow: bool, classifiers: int, routers: int, api: bool, api_port: i
     af: AirflowStandalone | None = None
     restarts: dict[str, list[float]] = {}
     try:
-        stack.start(classifiers=classifiers, routers=routers)
+        stack.start(classifiers=classifiers, routers=routers, dispatchers=dispatchers)
         click.echo(f"broker:   {stack.bootstrap_servers}")
         click.echo(f"store:    {settings.database_url}")
         if api:

@@ -41,13 +41,15 @@ def worker_cmd(kind: str, max_idle: float | None) -> None:
 
         engine = make_engine(settings.database_url)
         migrate(engine)
+        from routing.delivery import DeliveryPlan, load_delivery_config
         from routing.loader import RulesError
 
         try:
             rules = ReloadingRules(settings.rules_file)
+            plan = DeliveryPlan(load_delivery_config(settings.delivery_file))
         except RulesError as exc:
             raise click.ClickException(str(exc)) from exc
-        handler = RouteHandler(rules, TicketStore(engine), producer, topics)
+        handler = RouteHandler(rules, TicketStore(engine), producer, topics, outbox=plan)
         source, group = topics.classified, "mentionflow-router"
     consumer = make_consumer(settings.bootstrap_servers, group, [source], settings)
     worker = BatchWorker(consumer, producer, handler, name=f"{kind}-worker", poll_timeout_ms=settings.consumer_poll_ms)

@@ -22,7 +22,7 @@ __all__ = ["LocalStack"]
 
 log = logging.getLogger(__name__)
 
-WORKER_KINDS = ("classify", "route", "api")
+WORKER_KINDS = ("classify", "route", "deliver", "api")
 
 
 @dataclass
@@ -69,7 +69,7 @@ class LocalStack:
         if kind not in WORKER_KINDS:
             raise ValueError(f"unknown worker kind {kind!r}")
         name = f"{kind}-worker-{index}"
-        argv = ["api", "--port", str(api_port)] if kind == "api" else ["worker", kind]
+        argv = {"api": ["api", "--port", str(api_port)], "deliver": ["deliver"]}.get(kind, ["worker", kind])
         proc = ManagedProcess(
             name,
             [sys.executable, "-m", "mentionflow", *argv],
@@ -80,12 +80,14 @@ class LocalStack:
         self.workers.append(proc)
         return proc
 
-    def start(self, classifiers: int = 1, routers: int = 1) -> LocalStack:
+    def start(self, classifiers: int = 1, routers: int = 1, dispatchers: int = 1) -> LocalStack:
         self.start_infrastructure()
         for i in range(classifiers):
             self.start_worker("classify", i)
         for i in range(routers):
             self.start_worker("route", i)
+        for i in range(dispatchers):
+            self.start_worker("deliver", i)
         return self
 
     def dead_workers(self) -> list[ManagedProcess]:

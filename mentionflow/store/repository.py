@@ -8,7 +8,7 @@ makes "one ticket per mention" a property of the database, not of the code.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -19,9 +19,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from classifiers.dedup import copy_text
 from mentionflow.models import ClassifiedMention, Ticket, TicketStatus, utcnow
 from mentionflow.store.db import stored_time
+from mentionflow.store.outbox import OutboxEntry, enqueue
 from mentionflow.store.tables import BrandStateRow, MentionRow, SourceCursorRow, TicketEventRow, TicketRow
 
-__all__ = ["DUPLICATE_WINDOW", "ROUTER", "RoutedMention", "TicketStore"]
+__all__ = ["DUPLICATE_WINDOW", "ROUTER", "OutboxPlan", "RoutedMention", "TicketStore"]
 
 #: how long an open ticket keeps absorbing repeats of its mention
 DUPLICATE_WINDOW = timedelta(hours=24)
@@ -46,6 +47,10 @@ class RoutedMention:
         return bool(self.spam_reasons)
 
 
+#: what to write to the outbox for a new ticket (the routing layer's delivery plan)
+OutboxPlan = Callable[[RoutedMention], Sequence[OutboxEntry]]
+
+
 class TicketStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -58,10 +63,18 @@ class TicketStore:
             raise ValueError(f"unsupported database backend {dialect!r}: use PostgreSQL or SQLite")
 
     # -- writes -----------------------------------------------------------
-    def save(self, batch: Sequence[RoutedMention], duplicate_window: timedelta = DUPLICATE_WINDOW) -> list[Ticket]:
+    def save(
+        self,
+        batch: Sequence[RoutedMention],
+        duplicate_window: timedelta = DUPLICATE_WINDOW,
+        outbox: OutboxPlan | None = None,
+    ) -> list[Ticket]:
         """Write mentions and tickets in one transaction; return every ticket
         of the batch not yet published, including ones written by an earlier
         attempt that crashed before publishing.
+
+        Each new ticket's deliveries (``outbox``) are written in the same
+        transaction, so no ticket exists without its promise to be delivered.
 
         A new mention that repeats an open ticket of the same team and brand
         (the same author again, or the same text: retweets, copy-paste
@@ -81,7 +94,7 @@ class TicketStore:
                              [_mention_row(r, now) for r in fresh])
             for routed in fresh:
                 if routed.ticket is not None:
-                    self._open_or_attach(conn, routed, now, duplicate_window)
+                    self._open_or_attach(conn, routed, now, duplicate_window, outbox)
             ticket_mentions = [mid for mid, r in by_id.items() if r.ticket]
             rows = conn.execute(
                 select(TicketRow.__table__).where(
@@ -90,7 +103,9 @@ class TicketStore:
             ).all() if ticket_mentions else []
         return [_ticket_from_row(row) for row in rows]
 
-    def _open_or_attach(self, conn: Connection, routed: RoutedMention, now: datetime, window: timedelta) -> None:
+    def _open_or_attach(
+        self, conn: Connection, routed: RoutedMention, now: datetime, window: timedelta, outbox: OutboxPlan | None
+    ) -> None:
         ticket = routed.ticket
         assert ticket is not None
         m = routed.classified.mention
@@ -136,6 +151,8 @@ class TicketStore:
                 ticket_id=ticket.id, at=now, actor=ROUTER, action="created", from_status=None,
                 to_status=ticket.status.value, details={"rule_id": ticket.rule_id, "reasons": list(ticket.reasons)},
             ))
+            if outbox is not None:
+                enqueue(conn, self._insert, ticket.id, outbox(routed), now)
 
     def mark_published(self, ticket_ids: Iterable[str]) -> None:
         ids = list(ticket_ids)

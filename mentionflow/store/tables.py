@@ -5,10 +5,32 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["ApiTokenRow", "Base", "BrandStateRow", "CategoryFeedbackRow", "MentionRow", "TicketEventRow", "SourceCursorRow", "TicketRow"]
+__all__ = [
+    "ApiTokenRow",
+    "Base",
+    "BrandStateRow",
+    "CategoryFeedbackRow",
+    "DeliveryRow",
+    "MentionRow",
+    "SourceCursorRow",
+    "TicketEventRow",
+    "TicketRow",
+]
 
 
 class Base(DeclarativeBase):
@@ -157,3 +179,37 @@ class ApiTokenRow(Base):
     created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class DeliveryRow(Base):
+    """The outbox: one row per ticket and sink, written in the ticket's own
+    transaction, so a crash between the write and the send loses nothing;
+    the dispatcher sends what is due and records the outcome here."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "sink", name="uq_deliveries_ticket_sink"),
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(String(36), ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    sink: Mapped[str] = mapped_column(String(128))
+    #: the team the sink was chosen for, and whether it owns the ticket or is cc'd
+    team: Mapped[str] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(8))
+    #: sent with every attempt, so a receiver can drop a resend after a crash
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    #: the message as it was when the ticket was written (sinks render it)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    #: what the receiving system called it: Zendesk ticket id, Slack ts, Message-ID
+    external_ref: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]

@@ -44,7 +44,7 @@ def ticket_messages(bootstrap: str) -> list:
 def test_sigkilled_workers_lose_nothing_and_duplicate_nothing(pg_database, tmp_path):
     settings = Settings(database_url=pg_database, bootstrap_servers=None, var_dir=tmp_path)
     with LocalStack(settings, tmp_path / "run") as stack:
-        stack.start(classifiers=1, routers=1)
+        stack.start(classifiers=1, routers=1, dispatchers=0)
         listener = ReplayListener("crash-test", SAMPLE)
         ids = {i.item.id for i in listener.poll(None)}
         producer = make_producer(stack.bootstrap_servers)
