@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     rules_file: Path = PROJECT_ROOT / "config" / "routing.yaml"
     sources_file: Path = PROJECT_ROOT / "config" / "sources.yaml"
     delivery_file: Path = PROJECT_ROOT / "config" / "delivery.yaml"
+    delivery_lease_s: float = Field(
+        default=120.0, gt=0,
+        description="How long a dispatcher holds a delivery it is sending; a dead one's rows wait this long.",
+    )
 
     consumer_poll_ms: int = 500
     consumer_max_records: int = 64

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from datetime import timedelta
 
 import click
 from rich.console import Console
@@ -37,7 +38,8 @@ def deliver_cmd(max_idle: float | None, batch_size: int) -> None:
         sinks = build_sinks(config)
     except (ConfigFileError, MissingSecret) as exc:
         raise click.ClickException(str(exc)) from exc
-    dispatcher = Dispatcher(_outbox(), sinks, config.retry, batch_size=batch_size)
+    dispatcher = Dispatcher(_outbox(), sinks, config.retry, batch_size=batch_size,
+                            lease=timedelta(seconds=settings.delivery_lease_s))
     signal.signal(signal.SIGTERM, dispatcher.stop)
     signal.signal(signal.SIGINT, dispatcher.stop)
     click.echo(f"delivering to {len(sinks)} sink(s): {', '.join(sorted(sinks)) or 'none configured'}", err=True)

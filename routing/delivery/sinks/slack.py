@@ -43,7 +43,8 @@ class SlackSender:
         self.name = name
         self._channel = config.channel
         self._client = WebClient(
-            token=secret(config.token_env, name), base_url=str(config.base_url), timeout=int(config.timeout_s)
+            token=secret(config.token_env, name), base_url=str(config.base_url), timeout=int(config.timeout_s),
+            retry_handlers=[],  # the dispatcher owns retries and their schedule
         )
 
     def send(self, delivery: Delivery, message: TicketMessage) -> str | None:

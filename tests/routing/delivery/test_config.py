@@ -8,7 +8,7 @@ from mentionflow.models import Team
 from mentionflow.settings import PROJECT_ROOT
 from routing.delivery.config import DeliveryConfig, MissingSecret, RetryPolicy, load_delivery_config
 from routing.delivery.sinks import build_sinks
-from tests.routing.delivery.conftest import config_document, make_receivers
+from tests.fakes.delivery import config_document, make_receivers
 
 
 def test_shipped_file_loads_and_sends_only_to_kafka_by_default():

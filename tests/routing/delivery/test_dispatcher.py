@@ -174,3 +174,17 @@ def test_outcomes_are_counted_per_sink_and_status(engine, receivers, delivery_co
     assert counts[("crm-hook", DeliveryStatus.DELIVERED.value)] == 2
     assert counts[("pr-mail", DeliveryStatus.FAILED.value)] == 1
     assert counts[("support-slack", DeliveryStatus.DELIVERED.value)] == 1
+
+
+def test_after_a_sink_fails_the_rest_of_its_share_waits_untried(engine, receivers, delivery_config):
+    TicketStore(engine).save([routed(str(i), Team.SALES) for i in range(3)] + [routed("9", Team.PR)],
+                             outbox=DeliveryPlan(delivery_config))
+    receivers.webhook.fail_next.append(json_response(503, {"error": "maintenance"}))
+    Dispatcher(Outbox(engine), build_sinks(delivery_config), delivery_config.retry).run_once()
+    assert len(receivers.webhook.requests) == 1  # one probe, not one timeout per ticket
+    hook = [r for r in deliveries(engine) if r.sink == "crm-hook"]
+    assert [r.status for r in hook] == ["pending"] * 3
+    assert len({r.next_attempt_at for r in hook}) == 1
+    assert sum("not tried" in r.last_error for r in hook) == 2
+    # the other sinks of the batch were not held up
+    assert len(receivers.smtp.messages) == 1 and len(receivers.slack.messages) == 1

@@ -15,7 +15,7 @@ from routing.delivery.sinks import PermanentSendError, RetryableSendError, build
 from routing.delivery.sinks.email import message_id
 from tests.factories import T0, make_classified, make_mention
 from tests.fakes.http import json_response
-from tests.routing.delivery.conftest import CHANNEL
+from tests.fakes.delivery import CHANNEL
 
 HOSTILE = "<!channel> CLICK <https://evil.example|your bank> & win\r\nBcc: victim@example.com"
 
