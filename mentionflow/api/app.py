@@ -9,19 +9,22 @@ load balancers and Prometheus can reach them without a credential.
 
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, text
 
 from mentionflow import __version__
 from mentionflow.models import Category, Priority, Team, TicketStatus
 from mentionflow.store.inbox import Conflict, Page, TicketDetail, TicketFilter, TicketInbox, TicketNotFound, TicketView
+from mentionflow.store.outbox import Outbox
 from mentionflow.store.tokens import Caller, TokenStore
 
 __all__ = ["create_app"]
@@ -70,6 +73,20 @@ _ERRORS = {
 }
 
 
+class OutboxCollector(Collector):
+    """Deliveries per sink and status, read from the outbox at scrape time:
+    a growing ``pending`` or any ``failed`` is what ops alert on."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self._outbox = outbox
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily("mentionflow_deliveries", "Ticket deliveries in the outbox", labels=["sink", "status"])
+        for (sink, state), n in sorted(self._outbox.counts().items()):
+            family.add_metric([sink, state], n)
+        yield family
+
+
 def create_app(engine: Engine) -> FastAPI:
     inbox = TicketInbox(engine)
     tokens = TokenStore(engine)
@@ -78,6 +95,7 @@ def create_app(engine: Engine) -> FastAPI:
     latency = Histogram("mentionflow_api_request_seconds", "API request latency", ["route"], registry=registry)
     changes = Counter("mentionflow_ticket_changes", "Ticket lifecycle changes via the API", ["action", "team"],
                       registry=registry)
+    registry.register(OutboxCollector(Outbox(engine)))
 
     app = FastAPI(
         title="Mentionflow team inbox",

@@ -171,3 +171,23 @@ def test_tokens_cli_creates_lists_and_revokes(tmp_path):
     assert mf("revoke", "alice").returncode == 0
     assert "revoked" in mf("list").stdout
     assert mf("revoke", "alice").returncode == 1
+
+
+def test_metrics_report_the_outbox_per_sink_and_status(api, database_url):
+    from sqlalchemy import update
+
+    from mentionflow.store.outbox import OutboxEntry, enqueue
+    from mentionflow.store.tables import DeliveryRow
+
+    client = api[0]
+    store = TicketStore(make_engine(database_url))
+    ids = [seed(store, str(100 + i), Team.SALES) for i in range(3)]
+    now = utcnow()
+    with store.engine.begin() as conn:
+        for tid in ids:
+            enqueue(conn, store._insert, tid, [OutboxEntry("crm-hook", "sales", "owner", {})], now)
+        conn.execute(update(DeliveryRow).where(DeliveryRow.ticket_id == ids[0]).values(status="failed"))
+    body = client.get("/metrics").text
+    assert 'mentionflow_deliveries{sink="crm-hook",status="failed"} 1.0' in body
+    assert 'mentionflow_deliveries{sink="crm-hook",status="pending"} 2.0' in body
+    store.engine.dispose()
