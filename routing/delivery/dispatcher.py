@@ -89,16 +89,18 @@ class Dispatcher:
 
     def run(self, idle_sleep_s: float = 1.0, max_idle_s: float | None = None) -> None:
         idle = 0.0
-        while not self._stop.is_set():
-            if self.run_once():
-                idle = 0.0
-                continue
-            if max_idle_s is not None and idle >= max_idle_s:
-                return
-            self._stop.wait(idle_sleep_s)
-            idle += idle_sleep_s
-        for sink in self.sinks.values():
-            sink.close()
+        try:
+            while not self._stop.is_set():
+                if self.run_once():
+                    idle = 0.0
+                    continue
+                if max_idle_s is not None and idle >= max_idle_s:
+                    return
+                self._stop.wait(idle_sleep_s)
+                idle += idle_sleep_s
+        finally:
+            for sink in self.sinks.values():
+                sink.close()
 
     def _deliver(self, delivery: Delivery) -> datetime | None:
         """Send one delivery and record the outcome; returns when it is due

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from mentionflow.models import Category, Priority, Team, Ticket
 from mentionflow.store import RoutedMention
 
-__all__ = ["MentionSnapshot", "TicketMessage", "message_for"]
+__all__ = ["MentionSnapshot", "TicketMessage", "message_for", "utc_minutes"]
 
 #: long posts are cut in messages (the whole text stays in the store and the API)
 MAX_MESSAGE_TEXT = 3000
@@ -82,8 +82,8 @@ class TicketMessage(BaseModel):
             lines += [f"Original post: {m.url}", ""]
         lines += [
             f"Why this team: rule {self.rule_id}: {'; '.join(self.reasons)}",
-            f"First response due: {_utc(self.first_response_due_at)}",
-            f"Resolution due: {_utc(self.resolution_due_at)}",
+            f"First response due: {utc_minutes(self.first_response_due_at)}",
+            f"Resolution due: {utc_minutes(self.resolution_due_at)}",
         ]
         return "\n".join(lines) + "\n"
 
@@ -93,7 +93,8 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _utc(value: datetime) -> str:
+def utc_minutes(value: datetime) -> str:
+    """A due time as a person reads it in a message: to the minute, in UTC."""
     return f"{value.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
 
 

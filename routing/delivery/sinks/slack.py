@@ -10,7 +10,6 @@ already posted is found and not posted again. The bot needs the
 
 from __future__ import annotations
 
-from datetime import timezone
 from typing import Any
 
 from slack_sdk import WebClient
@@ -18,7 +17,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from mentionflow.store.outbox import Delivery
 from routing.delivery.config import SlackSink, secret
-from routing.delivery.message import TicketMessage
+from routing.delivery.message import TicketMessage, utc_minutes
 from routing.delivery.sinks.base import PermanentSendError, RetryableSendError, SendError, retry_after_s
 
 __all__ = ["SlackSender", "escape_mrkdwn"]
@@ -108,7 +107,7 @@ def _blocks(message: TicketMessage) -> list[dict[str, Any]]:
     header = f"*<{message.link}|{escape_mrkdwn(message.subject)}>*"
     context = [
         f"rule `{escape_mrkdwn(message.rule_id)}`: {escape_mrkdwn('; '.join(message.reasons))}",
-        f"first response due {message.first_response_due_at.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"first response due {utc_minutes(message.first_response_due_at)}",
     ]
     url = message.mention.url
     if url and url.startswith(("https://", "http://")):
