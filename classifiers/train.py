@@ -48,6 +48,8 @@ class TrainConfig(BaseModel):
     weight_decay: float = 0.01
     warmup_fraction: float = 0.1
     label_smoothing: float = 0.05
+    #: also try the mean of the last N epochs' weights; kept only if dev prefers it
+    average_last_epochs: int = 1
     encode_batch_size: int = 32
     max_length: int = 128
     threads: int = 2
@@ -189,8 +191,10 @@ def train(out_dir: Path, config: TrainConfig | None = None, splits_dir: Path = S
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     gen = torch.Generator().manual_seed(config.seed)
     trainable = {n for n, p in network.named_parameters() if p.requires_grad}
-    best_f1, best_state, best_epoch = -1.0, None, -1
-    history = []
+    best_f1, best_state = -1.0, None
+    best_epoch: int | str = -1
+    history: list[dict] = []
+    states: list[dict[str, torch.Tensor]] = []
     with tqdm(total=total, desc="fine-tune", unit="step") as bar:
         for epoch in range(config.epochs):
             network.train()
@@ -208,10 +212,21 @@ def train(out_dir: Path, config: TrainConfig | None = None, splits_dir: Path = S
             f1 = classification_report(dev_data.labels.tolist(), dev_pred.tolist(), len(LABELS))["macro_f1"]
             history.append({"epoch": epoch + 1, "dev_macro_f1": round(f1, 4)})
             log.info("epoch %d: dev macro-F1 %.4f", epoch + 1, f1)
+            state = {n: t.detach().clone() for n, t in network.state_dict().items() if n in trainable}
+            states.append(state)
             if f1 > best_f1:
-                best_f1, best_epoch = f1, epoch + 1
-                best_state = {n: t.detach().clone() for n, t in network.state_dict().items() if n in trainable}
+                best_f1, best_epoch, best_state = f1, epoch + 1, state
     assert best_state is not None
+    if config.average_last_epochs > 1 and len(states) >= config.average_last_epochs:
+        last = states[-config.average_last_epochs :]
+        averaged = {n: torch.stack([s[n].float() for s in last]).mean(0).to(last[0][n].dtype) for n in last[0]}
+        network.load_state_dict(averaged, strict=False)
+        dev_pred = _logits(network, dev_data, split).argmax(-1)
+        f1 = classification_report(dev_data.labels.tolist(), dev_pred.tolist(), len(LABELS))["macro_f1"]
+        history.append({"epoch": f"mean of last {len(last)}", "dev_macro_f1": round(f1, 4)})
+        log.info("mean of the last %d epochs: dev macro-F1 %.4f", len(last), f1)
+        if f1 > best_f1:
+            best_f1, best_epoch, best_state = f1, f"mean of epochs {len(states) - len(last) + 1}-{len(states)}", averaged
     network.load_state_dict(best_state, strict=False)
     temperature = fit_temperature(_logits(network, dev_data, split), dev_data.labels)
     clf.meta = clf.meta.model_copy(
