@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from mentionflow.models import Author, Category, ClassifiedMention, Mention, mention_id
+from mentionflow.models import (
+    Author,
+    Category,
+    ClassifiedMention,
+    Mention,
+    Priority,
+    Team,
+    Ticket,
+    mention_id,
+    ticket_id_for,
+)
+from mentionflow.store import RoutedMention
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 
@@ -54,3 +65,18 @@ def raw_record(native_id: str = "1", **over: Any) -> dict[str, Any]:
         "created_at": "2026-11-20T12:00:00Z",
         **over,
     }
+
+
+def make_routed(native_id: str, team: Team, cc: tuple[Team, ...] = (), text: str | None = None,
+           handle: str | None = None) -> RoutedMention:
+    """A complaint routed to ``team`` with a ticket (distinct author and text per id)."""
+    mention = make_mention(native_id, text or f"order {native_id} never arrived",
+                           author=Author(handle=handle or f"user{native_id}", followers=10))
+    c = make_classified(mention, Category.COMPLAINT)
+    ticket = Ticket(
+        id=ticket_id_for(c.id), mention_id=c.id, team=team, priority=Priority.HIGH, rule_id="complaint",
+        reasons=["category is complaint"], category=Category.COMPLAINT, brand="parcelo",
+        first_response_due_at=T0 + timedelta(hours=1), resolution_due_at=T0 + timedelta(hours=8),
+        created_at=T0, cc=list(cc),
+    )
+    return RoutedMention(c, "complaint", ticket)

@@ -5,40 +5,24 @@ killed once a third of the sample is routed and the router once two thirds
 are, each restarted; afterwards every mention is routed exactly once.
 """
 
-import time
 
 import pytest
 from sqlalchemy import text
 
 from listeners import MentionPublisher, ReplayListener, run_listener
-from mentionflow.kafka import Topics, make_consumer, make_producer
+from mentionflow.kafka import Topics, make_producer
 from mentionflow.settings import PROJECT_ROOT, Settings
 from mentionflow.stack.local import LocalStack
+from tests.waiting import drain, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SAMPLE = PROJECT_ROOT / "listeners" / "samples" / "sample_mentions.jsonl"
 
 
-def wait_until(predicate, timeout_s: float, what: str, stack: LocalStack) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        dead = [w.name for w in stack.dead_workers()]
-        assert not dead, f"{dead} died; logs in {stack.run_dir}"
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
 def ticket_messages(bootstrap: str) -> list:
     topics = Topics()
-    c = make_consumer(bootstrap, "audit", [topics.tickets(t) for t in ("customer_service", "pr", "sales", "marketing")])
-    got, idle = [], 0
-    while idle < 8:
-        recs = [r for rs in c.poll(timeout_ms=500).values() for r in rs]
-        idle = idle + 1 if not recs and c.assignment() else 0
-        got.extend(recs)
-    c.close(autocommit=False)
-    return got
+    return drain(bootstrap, [topics.tickets(t) for t in ("customer_service", "pr", "sales", "marketing")])
 
 
 def test_sigkilled_workers_lose_nothing_and_duplicate_nothing(pg_database, tmp_path):

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from listeners import MentionPublisher, ReplayListener, run_listener
 from mentionflow.kafka import make_producer
+from mentionflow.models import Team
 from mentionflow.settings import PROJECT_ROOT, Settings
 from mentionflow.stack.local import LocalStack
 from mentionflow.store import TicketStore, make_engine, migrate
@@ -25,22 +26,13 @@ from mentionflow.store.outbox import Outbox
 from mentionflow.store.tables import DeliveryRow, TicketRow
 from routing.delivery import DeliveryConfig, DeliveryPlan, Dispatcher
 from routing.delivery.sinks import build_sinks
+from tests.factories import make_routed
 from tests.fakes.delivery import SECRETS, Receivers, config_document, make_receivers
-from tests.routing.delivery.test_dispatcher import routed
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SAMPLE = PROJECT_ROOT / "listeners" / "samples" / "sample_mentions.jsonl"
-
-
-def wait_until(predicate, timeout_s: float, what: str, stack: LocalStack | None = None) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if stack is not None:
-            dead = [w.name for w in stack.dead_workers()]
-            assert not dead, f"{dead} died; logs in {stack.run_dir}"
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 def outbox_rows(engine) -> list:
@@ -136,9 +128,7 @@ def test_receivers_down_for_a_minute_every_ticket_arrives_once_afterwards(pg_dat
     engine = make_engine(pg_database)
     migrate(engine)
     teams = ["customer_service", "pr", "sales", "marketing"]
-    from mentionflow.models import Team
-
-    batch = [routed(str(i), Team(teams[i % 4]), cc=(Team.PR,) if i % 5 == 0 else ()) for i in range(40)]
+    batch = [make_routed(str(i), Team(teams[i % 4]), cc=(Team.PR,) if i % 5 == 0 else ()) for i in range(40)]
     TicketStore(engine).save(batch, outbox=DeliveryPlan(config))
     dispatcher = Dispatcher(Outbox(engine), build_sinks(config), config.retry)
     worker = threading.Thread(target=dispatcher.run, kwargs={"idle_sleep_s": 0.2}, daemon=True)

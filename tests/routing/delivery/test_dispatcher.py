@@ -8,13 +8,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from mentionflow.models import Author, Category, Priority, Team, Ticket, ticket_id_for, utcnow
-from mentionflow.store import RoutedMention, TicketStore, make_engine, migrate
+from mentionflow.models import Team, ticket_id_for, utcnow
+from mentionflow.store import TicketStore, make_engine, migrate
 from mentionflow.store.outbox import DeliveryStatus, Outbox
 from mentionflow.store.tables import DeliveryRow
 from routing.delivery import DeliveryPlan, Dispatcher
 from routing.delivery.sinks import build_sinks
-from tests.factories import T0, make_classified, make_mention
+from tests.factories import make_routed
 from tests.fakes.http import json_response
 
 
@@ -26,20 +26,6 @@ def engine(database_url):
     e.dispose()
 
 
-def routed(native_id: str, team: Team, cc: tuple[Team, ...] = (), text: str | None = None,
-           handle: str | None = None) -> RoutedMention:
-    mention = make_mention(native_id, text or f"order {native_id} never arrived",
-                           author=Author(handle=handle or f"user{native_id}", followers=10))
-    c = make_classified(mention, Category.COMPLAINT)
-    ticket = Ticket(
-        id=ticket_id_for(c.id), mention_id=c.id, team=team, priority=Priority.HIGH, rule_id="complaint",
-        reasons=["category is complaint"], category=Category.COMPLAINT, brand="parcelo",
-        first_response_due_at=T0 + timedelta(hours=1), resolution_due_at=T0 + timedelta(hours=8),
-        created_at=T0, cc=list(cc),
-    )
-    return RoutedMention(c, "complaint", ticket)
-
-
 def deliveries(engine) -> list[DeliveryRow]:
     with engine.connect() as conn:
         return list(conn.execute(select(DeliveryRow).order_by(DeliveryRow.id)))
@@ -47,7 +33,7 @@ def deliveries(engine) -> list[DeliveryRow]:
 
 def test_outbox_rows_are_written_with_the_ticket_once_per_sink(engine, delivery_config):
     store, plan = TicketStore(engine), DeliveryPlan(delivery_config)
-    batch = [routed("1", Team.CUSTOMER_SERVICE, cc=(Team.PR,)), routed("2", Team.SALES)]
+    batch = [make_routed("1", Team.CUSTOMER_SERVICE, cc=(Team.PR,)), make_routed("2", Team.SALES)]
     store.save(batch, outbox=plan)
     rows = deliveries(engine)
     got = {(r.ticket_id, r.sink, r.team, r.role) for r in rows}
@@ -62,8 +48,8 @@ def test_outbox_rows_are_written_with_the_ticket_once_per_sink(engine, delivery_
 
 def test_a_near_duplicate_attached_to_a_ticket_is_not_delivered_again(engine, delivery_config):
     store, plan = TicketStore(engine), DeliveryPlan(delivery_config)
-    store.save([routed("1", Team.SALES, handle="anna")], outbox=plan)
-    store.save([routed("2", Team.SALES, handle="anna", text="still waiting for a quote")], outbox=plan)
+    store.save([make_routed("1", Team.SALES, handle="anna")], outbox=plan)
+    store.save([make_routed("2", Team.SALES, handle="anna", text="still waiting for a quote")], outbox=plan)
     assert store.count_tickets() == 1
     assert len(deliveries(engine)) == 1
 
@@ -76,14 +62,14 @@ def test_no_outbox_row_without_its_ticket(engine, delivery_config):
         raise RuntimeError("crash inside the transaction")
 
     with pytest.raises(RuntimeError):
-        store.save([routed("1", Team.SALES)], outbox=exploding_plan)
+        store.save([make_routed("1", Team.SALES)], outbox=exploding_plan)
     assert store.count_tickets() == 0 and deliveries(engine) == []
 
 
 def test_dispatcher_delivers_every_row_to_its_receiver(engine, receivers, delivery_config):
     store = TicketStore(engine)
-    store.save([routed("1", Team.CUSTOMER_SERVICE, cc=(Team.PR,)), routed("2", Team.SALES),
-                routed("3", Team.MARKETING)], outbox=DeliveryPlan(delivery_config))
+    store.save([make_routed("1", Team.CUSTOMER_SERVICE, cc=(Team.PR,)), make_routed("2", Team.SALES),
+                make_routed("3", Team.MARKETING)], outbox=DeliveryPlan(delivery_config))
     dispatcher = Dispatcher(Outbox(engine), build_sinks(delivery_config), delivery_config.retry)
     assert dispatcher.run_once() == 5
     assert dispatcher.run_once() == 0
@@ -97,7 +83,7 @@ def test_dispatcher_delivers_every_row_to_its_receiver(engine, receivers, delive
 
 
 def test_failures_back_off_and_then_deliver_once(engine, receivers, delivery_config):
-    TicketStore(engine).save([routed("1", Team.SALES)], outbox=DeliveryPlan(delivery_config))
+    TicketStore(engine).save([make_routed("1", Team.SALES)], outbox=DeliveryPlan(delivery_config))
     receivers.webhook.fail_next += [json_response(500, {}), json_response(503, {}, {"Retry-After": "0"})]
     outbox = Outbox(engine)
     dispatcher = Dispatcher(outbox, build_sinks(delivery_config), delivery_config.retry)
@@ -116,7 +102,7 @@ def test_failures_back_off_and_then_deliver_once(engine, receivers, delivery_con
 
 
 def test_permanent_errors_fail_at_once_and_can_be_requeued(engine, receivers, delivery_config, monkeypatch):
-    TicketStore(engine).save([routed("1", Team.SALES)], outbox=DeliveryPlan(delivery_config))
+    TicketStore(engine).save([make_routed("1", Team.SALES)], outbox=DeliveryPlan(delivery_config))
     monkeypatch.setenv("TEST_HOOK_SECRET", "rotated-but-not-at-the-receiver")
     outbox = Outbox(engine)
     Dispatcher(outbox, build_sinks(delivery_config), delivery_config.retry).run_once()
@@ -131,7 +117,7 @@ def test_permanent_errors_fail_at_once_and_can_be_requeued(engine, receivers, de
 
 
 def test_out_of_attempts_means_failed(engine, receivers, delivery_config):
-    TicketStore(engine).save([routed("1", Team.SALES)], outbox=DeliveryPlan(delivery_config))
+    TicketStore(engine).save([make_routed("1", Team.SALES)], outbox=DeliveryPlan(delivery_config))
     receivers.webhook.stop()
     dispatcher = Dispatcher(Outbox(engine), build_sinks(delivery_config), delivery_config.retry)
     dispatcher.run(idle_sleep_s=0.05, max_idle_s=3.0)
@@ -141,7 +127,7 @@ def test_out_of_attempts_means_failed(engine, receivers, delivery_config):
 
 
 def test_a_sink_removed_from_the_config_fails_its_rows_with_the_reason(engine, receivers, delivery_config):
-    TicketStore(engine).save([routed("1", Team.SALES)], outbox=DeliveryPlan(delivery_config))
+    TicketStore(engine).save([make_routed("1", Team.SALES)], outbox=DeliveryPlan(delivery_config))
     sinks = build_sinks(delivery_config)
     del sinks["crm-hook"]
     Dispatcher(Outbox(engine), sinks, delivery_config.retry).run_once()
@@ -150,7 +136,7 @@ def test_a_sink_removed_from_the_config_fails_its_rows_with_the_reason(engine, r
 
 
 def test_leases_keep_two_dispatchers_off_each_others_rows(engine, delivery_config):
-    TicketStore(engine).save([routed(str(i), Team.SALES) for i in range(10)], outbox=DeliveryPlan(delivery_config))
+    TicketStore(engine).save([make_routed(str(i), Team.SALES) for i in range(10)], outbox=DeliveryPlan(delivery_config))
     outbox = Outbox(engine)
     a = outbox.claim("a", 6, timedelta(minutes=1))
     b = outbox.claim("b", 6, timedelta(minutes=1))
@@ -165,7 +151,7 @@ def test_leases_keep_two_dispatchers_off_each_others_rows(engine, delivery_confi
 
 def test_outcomes_are_counted_per_sink_and_status(engine, receivers, delivery_config):
     store = TicketStore(engine)
-    store.save([routed(str(i), team) for i, team in enumerate([Team.SALES, Team.SALES, Team.PR])],
+    store.save([make_routed(str(i), team) for i, team in enumerate([Team.SALES, Team.SALES, Team.PR])],
                outbox=DeliveryPlan(delivery_config))
     with engine.begin() as conn:
         conn.execute(update(DeliveryRow).where(DeliveryRow.sink == "pr-mail").values(status="failed"))
@@ -177,7 +163,7 @@ def test_outcomes_are_counted_per_sink_and_status(engine, receivers, delivery_co
 
 
 def test_after_a_sink_fails_the_rest_of_its_share_waits_untried(engine, receivers, delivery_config):
-    TicketStore(engine).save([routed(str(i), Team.SALES) for i in range(3)] + [routed("9", Team.PR)],
+    TicketStore(engine).save([make_routed(str(i), Team.SALES) for i in range(3)] + [make_routed("9", Team.PR)],
                              outbox=DeliveryPlan(delivery_config))
     receivers.webhook.fail_next.append(json_response(503, {"error": "maintenance"}))
     Dispatcher(Outbox(engine), build_sinks(delivery_config), delivery_config.retry).run_once()

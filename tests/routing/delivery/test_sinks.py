@@ -14,8 +14,8 @@ from routing.delivery.message import TicketMessage, message_for
 from routing.delivery.sinks import PermanentSendError, RetryableSendError, build_sink
 from routing.delivery.sinks.email import message_id
 from tests.factories import T0, make_classified, make_mention
-from tests.fakes.http import json_response
 from tests.fakes.delivery import CHANNEL
+from tests.fakes.http import json_response
 
 HOSTILE = "<!channel> CLICK <https://evil.example|your bank> & win\r\nBcc: victim@example.com"
 
@@ -40,6 +40,10 @@ def _delivery(message: TicketMessage, sink: str, attempts: int = 0) -> Delivery:
 
 def _sink(config, name):
     return build_sink(name, config.sinks[name])
+
+
+def _send(config, name: str, msg: TicketMessage, attempts: int = 0) -> str | None:
+    return _sink(config, name).send(_delivery(msg, name, attempts), msg)
 
 
 # -- webhook ---------------------------------------------------------------
@@ -77,7 +81,7 @@ def test_webhook_errors_are_told_apart(receivers, delivery_config, status, heade
     receivers.webhook.fail_next.append(json_response(status, {"error": "nope"}, headers))
     msg = _message()
     with pytest.raises(kind, match=f"HTTP {status}") as err:
-        _sink(delivery_config, "crm-hook").send(_delivery(msg, "crm-hook"), msg)
+        _send(delivery_config, "crm-hook", msg)
     assert err.value.retry_after_s == retry_after
     assert receivers.webhook.accepted == {}
 
@@ -86,20 +90,20 @@ def test_webhook_receiver_down_is_retryable(receivers, delivery_config):
     receivers.webhook.stop()
     msg = _message()
     with pytest.raises(RetryableSendError, match="ConnectError"):
-        _sink(delivery_config, "crm-hook").send(_delivery(msg, "crm-hook"), msg)
+        _send(delivery_config, "crm-hook", msg)
 
 
 def test_webhook_with_the_wrong_secret_is_refused_for_good(receivers, delivery_config, monkeypatch):
     monkeypatch.setenv("TEST_HOOK_SECRET", "not-the-receivers-secret")
     msg = _message()
     with pytest.raises(PermanentSendError, match="HTTP 401"):
-        _sink(delivery_config, "crm-hook").send(_delivery(msg, "crm-hook"), msg)
+        _send(delivery_config, "crm-hook", msg)
 
 
 # -- Slack ------------------------------------------------------------------
 def test_slack_posts_one_message_with_link_and_escaped_text(receivers, delivery_config):
     msg = _message(HOSTILE, handle="<!here>")
-    ts = _sink(delivery_config, "support-slack").send(_delivery(msg, "support-slack"), msg)
+    ts = _send(delivery_config, "support-slack", msg)
     [posted] = receivers.slack.messages
     assert posted["ts"] == ts and posted["channel"] == CHANNEL
     section = posted["blocks"][0]["text"]["text"]
@@ -126,7 +130,7 @@ def test_slack_rate_limit_is_retryable_with_its_delay(receivers, delivery_config
     receivers.slack.fail_next.append(json_response(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "12"}))
     msg = _message()
     with pytest.raises(RetryableSendError, match="ratelimited") as err:
-        _sink(delivery_config, "support-slack").send(_delivery(msg, "support-slack"), msg)
+        _send(delivery_config, "support-slack", msg)
     assert err.value.retry_after_s == 12.0
 
 
@@ -166,7 +170,7 @@ def test_email_4xx_is_retried_and_5xx_is_not(receivers, delivery_config, reply, 
     receivers.smtp.reject_next.append(reply)
     msg = _message()
     with pytest.raises(kind, match=reply[:3]):
-        _sink(delivery_config, "pr-mail").send(_delivery(msg, "pr-mail"), msg)
+        _send(delivery_config, "pr-mail", msg)
     assert receivers.smtp.messages == []
 
 
@@ -174,13 +178,13 @@ def test_email_server_down_is_retryable(receivers, delivery_config):
     receivers.smtp.stop()
     msg = _message()
     with pytest.raises(RetryableSendError, match="SMTP 127.0.0.1"):
-        _sink(delivery_config, "pr-mail").send(_delivery(msg, "pr-mail"), msg)
+        _send(delivery_config, "pr-mail", msg)
 
 
 # -- Zendesk ------------------------------------------------------------------
 def test_zendesk_creates_a_ticket_with_priority_type_tags_and_external_id(receivers, delivery_config):
     msg = _message()
-    ref = _sink(delivery_config, "support-desk").send(_delivery(msg, "support-desk"), msg)
+    ref = _send(delivery_config, "support-desk", msg)
     [ticket] = receivers.zendesk.tickets
     assert ref == str(ticket["id"])
     assert ticket["priority"] == "urgent" and ticket["type"] == "incident"
@@ -204,12 +208,12 @@ def test_zendesk_errors_are_told_apart(receivers, delivery_config, status, kind)
     receivers.zendesk.fail_next.append(json_response(status, {"error": "x"}, {"Retry-After": "3"}))
     msg = _message()
     with pytest.raises(kind, match=f"HTTP {status}"):
-        _sink(delivery_config, "support-desk").send(_delivery(msg, "support-desk"), msg)
+        _send(delivery_config, "support-desk", msg)
 
 
 def test_zendesk_bad_credentials_are_permanent(receivers, delivery_config, monkeypatch):
     monkeypatch.setenv("TEST_ZENDESK_TOKEN", "wrong")
     msg = _message()
     with pytest.raises(PermanentSendError, match="HTTP 401"):
-        _sink(delivery_config, "support-desk").send(_delivery(msg, "support-desk"), msg)
+        _send(delivery_config, "support-desk", msg)
     assert receivers.zendesk.tickets == []
