@@ -22,7 +22,9 @@ class DeliveryPlan:
             return []
         entries: list[OutboxEntry] = []
         for team, role in [(ticket.team, "owner"), *((t, "cc") for t in ticket.cc)]:
-            for sink in self.config.sinks_for(team):
-                payload = message_for(routed, ticket, team, role, self.config.link).model_dump(mode="json")
-                entries.append(OutboxEntry(sink=sink, team=team.value, role=role, payload=payload))
+            sinks = self.config.sinks_for(team)
+            if not sinks:
+                continue
+            payload = message_for(routed, ticket, team, role, self.config.link).model_dump(mode="json")
+            entries.extend(OutboxEntry(sink=sink, team=team.value, role=role, payload=payload) for sink in sinks)
         return entries
