@@ -1,4 +1,9 @@
-"""Poll every enabled source in config/sources.yaml and publish to mentions.raw.
+"""Poll the sources in config/sources.yaml that are due and publish to mentions.raw.
+
+The DAG wakes every few minutes; each source is polled when its own
+``every`` has passed since its last successful poll, so one DAG serves
+sources with different schedules and a failed source is retried on the
+next wake-up.
 
 Heavy imports (Kafka client, SQLAlchemy) happen inside the tasks: the DAG
 processor re-parses this file every 30 seconds.
@@ -10,7 +15,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
 
-SCHEDULE = timedelta(minutes=15)
+SCHEDULE = timedelta(minutes=5)
 
 
 @dag(
@@ -25,11 +30,10 @@ SCHEDULE = timedelta(minutes=15)
 )
 def poll_sources() -> None:
     @task
-    def enabled_sources() -> list[str]:
-        from listeners.sources import load_sources
-        from mentionflow.settings import get_settings
+    def due_sources() -> list[str]:
+        from listeners.poll import due_sources
 
-        return [s.name for s in load_sources(get_settings().sources_file).enabled()]
+        return due_sources()
 
     @task(max_active_tis_per_dag=4)
     def poll(source: str) -> dict:
@@ -37,7 +41,7 @@ def poll_sources() -> None:
 
         return poll_source(source)
 
-    poll.expand(source=enabled_sources())
+    poll.expand(source=due_sources())
 
 
 poll_sources()

@@ -14,14 +14,20 @@ import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import ValidationError
+from pydantic import ValidationError, field_validator
 
-from listeners.base import ListenerItem, Rejected
+from listeners.base import Checkpoint, ListenerOutput, Mode, Rejected
+from listeners.connectors.base import SourceBase
+from listeners.errors import ContentGone
 from mentionflow.models import Author, Mention, mention_id, utcnow
+from mentionflow.settings import PROJECT_ROOT
 
-__all__ = ["ReplayListener", "mention_from_record"]
+__all__ = ["ReplayListener", "ReplaySource", "mention_from_record"]
+
+#: a checkpoint every this many lines, so a restart of a large file resumes near where it stopped
+CHECKPOINT_LINES = 500
 
 _FIELDS = {"platform", "native_id", "brand", "text", "language", "author", "url", "created_at", "id"}
 
@@ -51,12 +57,36 @@ def mention_from_record(record: dict[str, Any]) -> Mention:
     return Mention.model_validate(data, strict=False)
 
 
+class ReplaySource(SourceBase):
+    """A JSON Lines file of mentions, read from where the last run stopped."""
+
+    modes = (Mode.POLL,)
+    summary = "JSON Lines files of mentions (exports, backfills, demos)"
+
+    kind: Literal["replay"]
+    path: Path
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value if value.is_absolute() else PROJECT_ROOT / value
+
+    def listener(self) -> ReplayListener:
+        if not self.path.exists():
+            raise ContentGone(f"{self.name}: replay file {self.path} does not exist")
+        return ReplayListener(self.name, self.path)
+
+    def probe(self) -> str:
+        lines = self.listener().path.read_bytes().count(b"\n")
+        return f"{self.path} is readable: {lines} lines"
+
+
 class ReplayListener:
     def __init__(self, name: str, path: Path) -> None:
         self.name = name
         self.path = path
 
-    def poll(self, cursor: dict[str, Any] | None) -> Iterator[ListenerItem]:
+    def poll(self, cursor: dict[str, Any] | None) -> Iterator[ListenerOutput]:
         lines = self.path.read_bytes().splitlines()
         start = 0
         if cursor and cursor.get("path") == str(self.path):
@@ -69,10 +99,10 @@ class ReplayListener:
         for n in range(start, len(lines)):
             raw = lines[n]
             digest.update(raw + b"\n")
-            cur = {"path": str(self.path), "line": n + 1, "sha256": digest.hexdigest()}
-            if not raw.strip():
-                continue
-            yield ListenerItem(self._parse(raw, n + 1), cur)
+            if raw.strip():
+                yield self._parse(raw, n + 1)
+            if (n + 1) % CHECKPOINT_LINES == 0 or n + 1 == len(lines):
+                yield Checkpoint({"path": str(self.path), "line": n + 1, "sha256": digest.hexdigest()})
 
     def _parse(self, raw: bytes, line_no: int) -> Mention | Rejected:
         where = f"{self.path}:{line_no}"

@@ -1,72 +1,61 @@
-"""The sources file (``config/sources.yaml``): which listeners run."""
+"""The sources file (``config/sources.yaml``): which listeners run, and how.
+
+Each entry's ``kind`` picks its connector's config class (see
+``listeners.connectors``); unknown kinds, unknown keys, inline secrets and
+repeated names fail at load with the file and line.
+"""
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
-from listeners.base import Listener
-from listeners.replay import ReplayListener
-from mentionflow.config_files import load_config
-from mentionflow.settings import PROJECT_ROOT
+from listeners.connectors import connector_classes
+from listeners.connectors.base import SourceBase
+from mentionflow.config_files import LocatedValueError, load_config
 
-__all__ = ["ReplaySource", "SourceConfig", "SourcesFile", "build_listener", "load_sources"]
-
-
-class _Source(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,127}$")
-    enabled: bool = True
+__all__ = ["SourcesFile", "load_sources"]
 
 
-class ReplaySource(_Source):
-    kind: Literal["replay"]
-    path: Path
-
-    @field_validator("path")
-    @classmethod
-    def _absolute(cls, value: Path) -> Path:
-        return value if value.is_absolute() else PROJECT_ROOT / value
-
-
-SourceConfig = Annotated[ReplaySource, Field(discriminator="kind")]
-
-
-class SourcesFile(BaseModel):
+class _SourcesFileBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: Literal[1] = 1
-    sources: list[SourceConfig] = Field(default_factory=list)
+    sources: list[Any] = Field(default_factory=list)
 
     @field_validator("sources")
     @classmethod
-    def _unique(cls, sources: list[SourceConfig]) -> list[SourceConfig]:
-        names = [s.name for s in sources]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"source names must be unique; repeated: {', '.join(dupes)}")
+    def _unique(cls, sources: list[SourceBase]) -> list[SourceBase]:
+        seen: set[str] = set()
+        for n, s in enumerate(sources):
+            if s.name in seen:
+                raise LocatedValueError(f"source name {s.name!r} is used twice", (n, "name"))
+            seen.add(s.name)
         return sources
 
-    def enabled(self) -> list[SourceConfig]:
+    def enabled(self) -> list[SourceBase]:
         return [s for s in self.sources if s.enabled]
 
-    def get(self, name: str) -> SourceConfig:
+    def get(self, name: str) -> SourceBase:
         for s in self.sources:
             if s.name == name:
                 return s
-        raise KeyError(f"no source named {name!r}")
+        known = ", ".join(s.name for s in self.sources) or "none"
+        raise KeyError(f"no source named {name!r} (configured: {known})")
 
 
-def load_sources(path: Path) -> SourcesFile:
-    return load_config(path, SourcesFile)
+@cache
+def _model() -> type[_SourcesFileBase]:
+    classes = tuple(connector_classes().values())
+    entry = Annotated[Union[classes], Field(discriminator="kind")]  # noqa: UP007 - built at runtime
+    return create_model("SourcesFile", __base__=_SourcesFileBase, sources=(list[entry], Field(default_factory=list)))
 
 
-def build_listener(config: SourceConfig) -> Listener:
-    if isinstance(config, ReplaySource):
-        if not config.path.exists():
-            raise FileNotFoundError(f"source {config.name}: replay file {config.path} does not exist")
-        return ReplayListener(config.name, config.path)
-    raise ValueError(f"unsupported source kind {config.kind!r}")  # pragma: no cover
+SourcesFile = _SourcesFileBase
+
+
+def load_sources(path: Path) -> _SourcesFileBase:
+    return load_config(path, _model())

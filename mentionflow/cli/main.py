@@ -14,6 +14,7 @@ from mentionflow.cli.demo import demo_cmd
 from mentionflow.cli.evaluate import evaluate_cmd
 from mentionflow.cli.filters import classify_cmd, route_cmd
 from mentionflow.cli.rules import rules_group
+from mentionflow.cli.sources import intake_cmd, listen_cmd, sources_group
 from mentionflow.cli.up import up_cmd
 from mentionflow.cli.workers import worker_cmd
 
@@ -47,7 +48,7 @@ def build_encoder_cmd() -> None:
 
 
 for command in (classify_cmd, route_cmd, rules_group, api_cmd, tokens_group, demo_cmd, evaluate_cmd, up_cmd,
-                worker_cmd, deliver_cmd, deliveries_group):
+                worker_cmd, deliver_cmd, deliveries_group, sources_group, listen_cmd, intake_cmd):
     cli.add_command(command)
 
 

@@ -20,7 +20,7 @@ from classifiers.dedup import copy_text
 from mentionflow.models import ClassifiedMention, Ticket, TicketStatus, utcnow
 from mentionflow.store.db import stored_time
 from mentionflow.store.outbox import OutboxEntry, enqueue
-from mentionflow.store.tables import BrandStateRow, MentionRow, SourceCursorRow, TicketEventRow, TicketRow
+from mentionflow.store.tables import BrandStateRow, MentionRow, TicketEventRow, TicketRow
 
 __all__ = ["DUPLICATE_WINDOW", "ROUTER", "OutboxPlan", "RoutedMention", "TicketStore"]
 
@@ -189,21 +189,6 @@ class TicketStore:
             stmt = stmt.where(BrandStateRow.brand.in_(list(brands)))
         with self.engine.connect() as conn:
             return set(conn.execute(stmt).scalars())
-
-    def get_cursor(self, source: str) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
-            return conn.execute(
-                select(SourceCursorRow.cursor).where(SourceCursorRow.source == source)
-            ).scalar_one_or_none()
-
-    def set_cursor(self, source: str, cursor: dict[str, Any]) -> None:
-        row = {"source": source, "cursor": cursor, "updated_at": utcnow()}
-        stmt = self._insert(SourceCursorRow).values(**row)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["source"], set_={"cursor": stmt.excluded.cursor, "updated_at": stmt.excluded.updated_at}
-        )
-        with self.engine.begin() as conn:
-            conn.execute(stmt)
 
     # -- reads ------------------------------------------------------------
     def routed_ids(self, ids: Iterable[str]) -> set[str]:

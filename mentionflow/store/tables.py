@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -26,8 +27,10 @@ __all__ = [
     "BrandStateRow",
     "CategoryFeedbackRow",
     "DeliveryRow",
+    "IntakeQueueRow",
     "MentionRow",
     "SourceCursorRow",
+    "SourceSeenRow",
     "TicketEventRow",
     "TicketRow",
 ]
@@ -165,6 +168,43 @@ class SourceCursorRow(Base):
     source: Mapped[str] = mapped_column(String(128), primary_key=True)
     cursor: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime]
+    #: when the last poll finished without error; the poll DAG uses it to
+    #: decide which sources are due
+    polled_at: Mapped[datetime | None]
+
+
+class SourceSeenRow(Base):
+    """Mention ids a source has published, so a re-read page publishes nothing twice.
+
+    Kept for a retention window (pruned by age), long enough to cover any
+    overlap between a restart's re-read and what was already published.
+    """
+
+    __tablename__ = "source_seen"
+
+    source: Mapped[str] = mapped_column(String(128), primary_key=True)
+    mention_id: Mapped[str] = mapped_column(String(512), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class IntakeQueueRow(Base):
+    """A pushed item accepted by the intake service and not yet on Kafka.
+
+    The intake answers the platform once the row is committed (fast, and
+    durable), and a background publisher moves rows to Kafka: a crash after
+    the answer loses nothing.
+    """
+
+    __tablename__ = "intake_queue"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(128))
+    mention_id: Mapped[str | None] = mapped_column(String(512))
+    #: the Mention as JSON, or the rejected raw payload
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    #: why the payload was rejected; None for a mention
+    reason: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime]
 
 
 class ApiTokenRow(Base):

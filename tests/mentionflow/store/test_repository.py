@@ -102,13 +102,6 @@ def _spike_since(store, brand):
         return list(conn.execute(select(BrandStateRow.since).where(BrandStateRow.brand == brand)).scalars())
 
 
-def test_cursors_upsert(store):
-    assert store.get_cursor("src") is None
-    store.set_cursor("src", {"line": 3})
-    store.set_cursor("src", {"line": 7})
-    assert store.get_cursor("src") == {"line": 7}
-
-
 def _tickets(store):
     from sqlalchemy import select
 
