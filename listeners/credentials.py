@@ -36,6 +36,15 @@ class Credential(BaseModel):
     env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     airflow_conn: str | None = Field(default=None, min_length=1, max_length=250)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_inline_secret(cls, value: Any) -> Any:
+        if isinstance(value, str | int):
+            raise ValueError(
+                "a secret is never written in the sources file: give {env: VARIABLE_NAME} or {airflow_conn: conn_id}"
+            )
+        return value
+
     @model_validator(mode="after")
     def _exactly_one(self) -> Credential:
         if (self.env is None) == (self.airflow_conn is None):

@@ -32,8 +32,11 @@ CHECKPOINT_LINES = 500
 _FIELDS = {"platform", "native_id", "brand", "text", "language", "author", "url", "created_at", "id"}
 
 
-def mention_from_record(record: dict[str, Any]) -> Mention:
-    """Build a Mention from a loosely typed source record (raises ValueError)."""
+def mention_from_record(record: dict[str, Any], default_brand: str | None = None) -> Mention:
+    """Build a Mention from a loosely typed source record (raises ValueError).
+
+    The record is kept unchanged as ``raw``; ``default_brand`` fills a missing brand.
+    """
     platform = record.get("platform")
     native_id = record.get("native_id")
     if not isinstance(platform, str) or not isinstance(native_id, str | int):
@@ -45,7 +48,7 @@ def mention_from_record(record: dict[str, Any]) -> Mention:
         "id": mention_id(platform, str(native_id)),
         "platform": platform,
         "native_id": str(native_id),
-        "brand": record.get("brand"),
+        "brand": record.get("brand") or default_brand,
         "text": record.get("text"),
         "language": record.get("language"),
         "author": Author.model_validate(author),

@@ -17,6 +17,7 @@ __all__ = ["CONNECTORS", "connector_classes"]
 CONNECTORS: dict[str, str] = {
     "replay": "listeners.replay:ReplaySource",
     "webhook": "listeners.connectors.webhook:WebhookSource",
+    "rss": "listeners.connectors.rss:RssSource",
 }
 
 

@@ -65,6 +65,8 @@ class SourceBase(BaseModel):
     every: timedelta = timedelta(minutes=15)
     #: the longest rate-limit wait slept through within a run; longer ends the run
     max_wait_s: float = Field(default=120.0, ge=0)
+    #: retries of a failed call (connection error, 5xx, 429) before the run gives up
+    max_retries: int = Field(default=4, ge=0, le=10)
     #: how long published ids are remembered to drop repeats
     seen_retention: timedelta = timedelta(days=14)
 

@@ -102,6 +102,6 @@ class WebhookReceiver(PushReceiver):
         if not isinstance(record, dict):
             return Rejected(raw, f"{where}: expected a JSON object")
         try:
-            return mention_from_record({"brand": self.source.brand, **record})
+            return mention_from_record(record, default_brand=self.source.brand)
         except (ValidationError, ValueError) as exc:
             return Rejected(raw, f"{where}: {exc}")

@@ -53,7 +53,8 @@ class SourceState:
     def status(self, sources: Iterable[str]) -> dict[str, SourceStatus]:
         wanted = list(sources)
         with self.engine.connect() as conn:
-            rows = conn.execute(select(SourceCursorRow).where(SourceCursorRow.source.in_(wanted))).scalars()
+            t = SourceCursorRow
+            rows = conn.execute(select(t.source, t.cursor, t.updated_at, t.polled_at).where(t.source.in_(wanted)))
             found = {r.source: SourceStatus(r.source, r.cursor, r.updated_at, r.polled_at) for r in rows}
         return {s: found.get(s, SourceStatus(s, None, None, None)) for s in wanted}
 
@@ -132,8 +133,11 @@ class IntakeQueue:
 
     def peek(self, limit: int = 500) -> list[QueuedItem]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(IntakeQueueRow).order_by(IntakeQueueRow.id).limit(limit)).scalars()
-            return [QueuedItem(r.id, r.source, r.mention_id, r.payload, r.reason) for r in rows]
+            t = IntakeQueueRow
+            rows = conn.execute(
+                select(t.id, t.source, t.mention_id, t.payload, t.reason).order_by(t.id).limit(limit)
+            )
+            return [QueuedItem(r.id, r.source, r.mention_id, bytes(r.payload), r.reason) for r in rows]
 
     def remove(self, ids: Iterable[int]) -> None:
         wanted = list(ids)

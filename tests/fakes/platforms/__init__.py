@@ -1,0 +1,1 @@
+"""Local servers speaking third-party platform APIs, for connector tests."""
