@@ -18,6 +18,7 @@ CONNECTORS: dict[str, str] = {
     "replay": "listeners.replay:ReplaySource",
     "webhook": "listeners.connectors.webhook:WebhookSource",
     "rss": "listeners.connectors.rss:RssSource",
+    "imap": "listeners.connectors.imap:ImapSource",
 }
 
 
