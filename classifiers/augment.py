@@ -1,6 +1,6 @@
 """Training-time augmentation, for robustness on posts unlike the corpus.
 
-The corpus names seven fictional brands; a model that learns "Fluxo" means
+The corpus names seventeen fictional brands; a model that learns "Fluxo" means
 "lead" fails on the first real brand. Brand mentions are therefore swapped
 for names from a pool the corpus never uses, and the surface noise of real
 posts (no diacritics, all lower case, no punctuation) is applied at random.
@@ -14,8 +14,14 @@ import unicodedata
 
 __all__ = ["augment"]
 
-_LATIN_BRANDS = ["parcelo", "nordbank", "fluxo", "kavarn", "voltmobile", "lumo", "skyjet"]
-_CYRILLIC_BRANDS = ["парсело", "нордбанк", "флюксо", "каварн", "лумо", "люмо", "скайджет"]
+# Stems of every brand the corpus names. A stem that is also the start of a
+# common word ("verde", "pulsante", "мебель", "пульс") is matched only as a
+# whole word, so augmentation never rewrites ordinary vocabulary.
+_LATIN_BRANDS = ["parcelo", "nordbank", "fluxo", "kavarn", "voltmobile", "lumo", "skyjet", "ridell", "kinotek",
+                 r"verdo\b", r"mebla\b", r"pulsa\b", "trenzo", "clinova", "stayr", "gridly", "petzo"]
+_CYRILLIC_BRANDS = ["парсело", "нордбанк", "флюксо", "каварн", "лумо", "люмо", "скайджет", "ридел", "кинотек",
+                    "кінотек", r"вердо\b", r"мебла\b", "трензо", "клинов", "клінов", "стайр", "гридл", "грідл",
+                    "петзо"]
 _BRAND = re.compile(
     r"(?P<prefix>[@#]?)(?P<stem>" + "|".join(_LATIN_BRANDS + _CYRILLIC_BRANDS) + r")",
     re.IGNORECASE,

@@ -31,3 +31,14 @@ def test_augment_swaps_corpus_brands_and_is_deterministic():
     views = {augment(text, random.Random(seed)) for seed in range(20)}
     assert any("kavarna" not in v.lower() for v in views)
     assert all("mokotow" in v.lower() for v in views)  # the rest of the post survives
+
+
+def test_every_corpus_brand_is_swapped_but_common_words_that_share_a_stem_are_not():
+    from classifiers.augment import _swap_brands
+
+    rng = random.Random(0)
+    for brand in ["Ridella", "Kinoteka", "Verdo", "Mebla", "Pulsa", "Trenzo", "Clinova", "Stayra", "Gridly", "Petzo",
+                  "Гридли", "Стайра", "Клинова", "Кінотека", "Петзо"]:
+        assert brand.lower() not in _swap_brands(f"{brand} again", rng).lower()
+    for word in ["il pulsante verde", "меблі та пульс", "verdadero"]:
+        assert _swap_brands(word, rng) == word
