@@ -29,6 +29,9 @@ from listeners.errors import AuthFailed, ContentGone, QueryRejected, RateLimited
 __all__ = ["PlatformClient", "error_detail", "wait_from_headers"]
 
 log = logging.getLogger(__name__)
+# httpx logs every request URL at INFO; some platforms take a token in the
+# query string (Telegram puts it in the path), so those lines stay off.
+logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
 
 _RESET_HEADERS = ("x-rate-limit-reset", "x-ratelimit-reset", "ratelimit-reset")
 _REMAINING_HEADERS = ("x-rate-limit-remaining", "x-ratelimit-remaining", "ratelimit-remaining")

@@ -19,6 +19,9 @@ CONNECTORS: dict[str, str] = {
     "webhook": "listeners.connectors.webhook:WebhookSource",
     "rss": "listeners.connectors.rss:RssSource",
     "imap": "listeners.connectors.imap:ImapSource",
+    "reddit": "listeners.connectors.reddit:RedditSource",
+    "youtube": "listeners.connectors.youtube:YoutubeSource",
+    "vk": "listeners.connectors.vk:VkSource",
 }
 
 

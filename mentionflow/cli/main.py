@@ -30,7 +30,7 @@ def cli(verbose: int) -> None:
     if os.environ.get("MENTIONFLOW_LOG_LEVEL"):
         level = logging.getLevelName(os.environ["MENTIONFLOW_LOG_LEVEL"].upper())
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("kafka", "transformers", "alembic"):
+    for noisy in ("kafka", "transformers", "alembic", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
