@@ -26,6 +26,7 @@ def demo_cmd(sample: Path, timeout: float) -> None:
     mention is routed, print tickets per team and category, stop."""
     from listeners import MentionPublisher, ReplayListener, run_listener
     from mentionflow.kafka import make_producer
+    from mentionflow.models import Mention
     from mentionflow.stack.local import LocalStack
 
     console = Console(soft_wrap=True)
@@ -38,7 +39,7 @@ def demo_cmd(sample: Path, timeout: float) -> None:
         tickets_before = stack.store.count_tickets()
 
         listener = ReplayListener("demo-replay", sample)
-        ids = [item.item.id for item in listener.poll(None) if hasattr(item.item, "id")]
+        ids = [m.id for m in listener.poll(None) if isinstance(m, Mention)]
         producer = make_producer(stack.bootstrap_servers, settings)
         stats = run_listener(listener, MentionPublisher(producer), None, use_cursor=False)
         producer.close()

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from listeners import MentionPublisher, ReplayListener, run_listener
 from mentionflow.kafka import Topics, make_producer
+from mentionflow.models import Mention
 from mentionflow.settings import PROJECT_ROOT, Settings
 from mentionflow.stack.local import LocalStack
 from tests.waiting import drain, wait_until
@@ -30,7 +31,7 @@ def test_sigkilled_workers_lose_nothing_and_duplicate_nothing(pg_database, tmp_p
     with LocalStack(settings, tmp_path / "run") as stack:
         stack.start(classifiers=1, routers=1, dispatchers=0)
         listener = ReplayListener("crash-test", SAMPLE)
-        ids = {i.item.id for i in listener.poll(None)}
+        ids = {m.id for m in listener.poll(None) if isinstance(m, Mention)}
         producer = make_producer(stack.bootstrap_servers)
         stats = run_listener(listener, MentionPublisher(producer), None, use_cursor=False)
         producer.close()

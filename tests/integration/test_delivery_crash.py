@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from listeners import MentionPublisher, ReplayListener, run_listener
 from mentionflow.kafka import make_producer
-from mentionflow.models import Team
+from mentionflow.models import Mention, Team
 from mentionflow.settings import PROJECT_ROOT, Settings
 from mentionflow.stack.local import LocalStack
 from mentionflow.store import TicketStore, make_engine, migrate
@@ -78,7 +78,7 @@ def test_router_and_dispatcher_killed_mid_way_every_ticket_reaches_every_sink_on
         with LocalStack(settings, tmp_path / "run") as stack:
             stack.start(classifiers=1, routers=1, dispatchers=0)
             listener = ReplayListener("delivery-crash", SAMPLE)
-            ids = {i.item.id for i in listener.poll(None)}
+            ids = {m.id for m in listener.poll(None) if isinstance(m, Mention)}
             producer = make_producer(stack.bootstrap_servers)
             assert run_listener(listener, MentionPublisher(producer), None, use_cursor=False).published == len(ids)
             producer.close()
