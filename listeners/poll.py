@@ -23,7 +23,7 @@ def due_sources(settings: Settings | None = None, now: datetime | None = None) -
     """Enabled poll sources whose ``every`` has passed since their last good poll."""
     settings = settings or get_settings()
     now = now or utcnow()
-    polled = [s for s in load_sources(settings.sources_file).enabled() if Mode.POLL in s.modes]
+    polled = [s for s in load_sources(settings.sources_file).enabled() if Mode.POLL in s.active_modes()]
     engine = make_engine(settings.database_url)
     try:
         migrate(engine)

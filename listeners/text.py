@@ -1,8 +1,8 @@
 """Plain text out of the HTML that feeds, Mastodon and e-mail carry.
 
-The classifier reads words, not markup: tags go, block elements become
-line breaks, entities are unescaped, and script/style content is dropped
-(it is never what the author said).
+The classifier reads words, not markup: tags go, ``<br>`` becomes a line
+break and block elements a paragraph break, entities are unescaped, and
+script/style content is dropped (it is never what the author said).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 
 __all__ = ["html_to_text"]
 
-_BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "hr"}
+_BLOCKS = {"p", "div", "li", "ul", "ol", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "hr"}
 _SKIP = {"script", "style", "head", "template"}
 
 
@@ -25,14 +25,16 @@ class _Text(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIP:
             self._skipping += 1
-        elif tag in _BLOCKS:
+        elif tag == "br":
             self.parts.append("\n")
+        elif tag in _BLOCKS:
+            self.parts.append("\n\n")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIP:
             self._skipping = max(0, self._skipping - 1)
         elif tag in _BLOCKS:
-            self.parts.append("\n")
+            self.parts.append("\n\n")
 
     def handle_data(self, data: str) -> None:
         if not self._skipping:
@@ -45,4 +47,5 @@ def html_to_text(html: str) -> str:
     parser.close()
     text = "".join(parser.parts)
     text = re.sub(r"[ \t\r\f\v]+", " ", text)
-    return re.sub(r"\s*\n\s*", "\n", text).strip()
+    text = re.sub(r" *\n *", "\n", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()

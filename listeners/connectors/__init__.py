@@ -15,13 +15,18 @@ __all__ = ["CONNECTORS", "connector_classes"]
 
 #: kind -> "module:ConfigClass"
 CONNECTORS: dict[str, str] = {
-    "replay": "listeners.replay:ReplaySource",
-    "webhook": "listeners.connectors.webhook:WebhookSource",
+    "x": "listeners.connectors.x:XSource",
+    "reddit": "listeners.connectors.reddit:RedditSource",
+    "mastodon": "listeners.connectors.mastodon:MastodonSource",
+    "youtube": "listeners.connectors.youtube:YoutubeSource",
+    "facebook": "listeners.connectors.meta:FacebookSource",
+    "instagram": "listeners.connectors.meta:InstagramSource",
+    "vk": "listeners.connectors.vk:VkSource",
+    "telegram": "listeners.connectors.telegram:TelegramSource",
     "rss": "listeners.connectors.rss:RssSource",
     "imap": "listeners.connectors.imap:ImapSource",
-    "reddit": "listeners.connectors.reddit:RedditSource",
-    "youtube": "listeners.connectors.youtube:YoutubeSource",
-    "vk": "listeners.connectors.vk:VkSource",
+    "webhook": "listeners.connectors.webhook:WebhookSource",
+    "replay": "listeners.replay:ReplaySource",
 }
 
 

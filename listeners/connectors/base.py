@@ -72,6 +72,11 @@ class SourceBase(BaseModel):
 
     _every = field_validator("every", "seen_retention", mode="before")(parse_interval)
 
+    def active_modes(self) -> tuple[Mode, ...]:
+        """The modes this configured source uses: a subset of ``modes`` when the
+        platform allows only one at a time (a Telegram bot with a webhook cannot poll)."""
+        return self.modes
+
     def credentials(self) -> dict[str, Credential]:
         """Every credential this source names, by field name."""
         return {k: v for k, v in ((k, getattr(self, k)) for k in type(self).model_fields) if isinstance(v, Credential)}

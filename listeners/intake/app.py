@@ -31,7 +31,7 @@ MAX_BODY_BYTES = 2_000_000
 def create_intake_app(sources: Sequence[SourceBase], queue: IntakeQueue) -> FastAPI:
     """Mount every enabled push source; resolving their secrets fails here, at start."""
     receivers: dict[str, PushReceiver] = {
-        s.name: s.receiver() for s in sources if s.enabled and Mode.PUSH in s.modes
+        s.name: s.receiver() for s in sources if s.enabled and Mode.PUSH in s.active_modes()
     }
     app = FastAPI(title="Mentionflow intake", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -64,7 +64,8 @@ def create_intake_app(sources: Sequence[SourceBase], queue: IntakeQueue) -> Fast
             if len(body) > MAX_BODY_BYTES:
                 raise HTTPException(413, f"body larger than {MAX_BODY_BYTES} bytes")
         try:
-            items = receiver.receive(request.headers, bytes(body))
+            # off the event loop: a receiver may call the platform back (Meta mention lookups)
+            items = await run_in_threadpool(receiver.receive, dict(request.headers), bytes(body))
         except SignatureRejected as exc:
             log.warning("intake %s: refused a request: %s", name, exc)
             return JSONResponse({"detail": f"signature refused: {exc}"}, status_code=401)

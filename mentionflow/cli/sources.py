@@ -114,7 +114,7 @@ def listen_cmd(name: str) -> None:
 
     settings = get_settings()
     source = _source(name)
-    if Mode.STREAM not in source.modes:
+    if Mode.STREAM not in source.active_modes():
         raise click.ClickException(f"{name} is a {source.kind} source, which does not stream")
     if not settings.bootstrap_servers:
         raise click.ClickException("MENTIONFLOW_BOOTSTRAP_SERVERS is not set")

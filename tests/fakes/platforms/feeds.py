@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from email.utils import format_datetime
 from datetime import datetime, timezone
+from email.utils import format_datetime
 from xml.sax.saxutils import escape
 
 from tests.fakes.http import FakeHTTPServer, Request, Response

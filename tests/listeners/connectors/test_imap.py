@@ -10,7 +10,13 @@ import pytest
 
 from listeners import Checkpoint, Rejected, run_listener
 from listeners.connectors.imap import ImapSource
-from listeners.errors import AuthFailed, ContentGone, MissingCredential, RateLimited, SourceUnavailable
+from listeners.errors import (
+    AuthFailed,
+    ContentGone,
+    MissingCredential,
+    RateLimited,
+    SourceUnavailable,
+)
 from tests.fakes.platforms.imap import FakeImapServer
 
 T = datetime(2026, 11, 20, 8, 30, tzinfo=timezone.utc)

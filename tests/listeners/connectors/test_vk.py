@@ -11,7 +11,13 @@ from pydantic import ValidationError
 import listeners.connectors.vk as vk_module
 from listeners.base import Checkpoint, Rejected
 from listeners.connectors.vk import VkSource, _People, mention_from_comment, mention_from_post
-from listeners.errors import AuthFailed, MissingCredential, QueryRejected, RateLimited, SourceUnavailable
+from listeners.errors import (
+    AuthFailed,
+    MissingCredential,
+    QueryRejected,
+    RateLimited,
+    SourceUnavailable,
+)
 from listeners.runner import run_listener
 from listeners.sources import load_sources
 from mentionflow.models import Mention
