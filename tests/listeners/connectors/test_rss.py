@@ -106,3 +106,14 @@ def test_probe_names_each_feed_and_its_size(site):
     site.feeds["/rss"] = b"not a feed"
     with pytest.raises(SourceError, match="not a readable RSS/Atom feed"):
         source(site, "/rss").probe()
+
+
+def test_a_rate_limited_feed_is_retried_after_the_wait_or_ends_the_run(site, publisher, source_state):
+    site.feeds["/rss"] = rss("Bank blog", [item(1)])
+    site.fail["/rss"] = [json_response(429, {}, {"Retry-After": "1"})]
+    assert run_listener(source(site, "/rss").listener(), publisher, source_state).published == 1
+    site.feeds["/rss"] = rss("Bank blog", [item(2), item(1)])
+    site.fail["/rss"] = [json_response(429, {}, {"Retry-After": "3600"})]
+    with pytest.raises(SourceError, match="rate limited for 3600s"):
+        run_listener(source(site, "/rss", max_wait_s=5).listener(), publisher, source_state)
+    assert len(publisher.mentions) == 1
