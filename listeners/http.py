@@ -153,17 +153,17 @@ class PlatformClient:
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         failures = 0
         while True:
-            self._respect_quota()
+            self.respect_quota()
             try:
                 response = self.http.request(method, url, **kwargs)
             except httpx.TransportError as exc:
                 failures += 1
-                self._back_off(failures, f"{type(exc).__name__}: {exc}")
+                self.back_off(failures, f"{type(exc).__name__}: {exc}")
                 continue
             if response.status_code == 429 or (response.status_code >= 500):
                 failures += 1
                 wait = wait_from_headers(response.headers, self._clock())
-                self._back_off(failures, f"HTTP {response.status_code}: {error_detail(response)}", wait)
+                self.back_off(failures, f"HTTP {response.status_code}: {error_detail(response)}", wait)
                 continue
             if _quota_spent(response.headers):
                 wait = wait_from_headers({k: v for k, v in response.headers.items() if k.lower() != "retry-after"},
@@ -171,10 +171,12 @@ class PlatformClient:
                 if wait:
                     self._not_before = self._clock() + wait
             if response.status_code >= 400:
-                self._raise_for(response, url)
+                self.raise_for_error(response, url)
             return response
 
-    def _respect_quota(self) -> None:
+    # -- extension points: platform clients override or call these ------------
+    def respect_quota(self) -> None:
+        """Sleep until a spent quota resets, or raise RateLimited if that is too long."""
         wait = self._not_before - self._clock()
         if wait > 0:
             if wait > self.max_wait_s:
@@ -182,7 +184,8 @@ class PlatformClient:
             log.info("%s: quota spent, waiting %.1fs for the reset", self.source, wait)
             self._sleep(wait)
 
-    def _back_off(self, failures: int, reason: str, wait: float | None = None) -> None:
+    def back_off(self, failures: int, reason: str, wait: float | None = None) -> None:
+        """Wait before retry number ``failures``; give up past ``max_retries`` or ``max_wait_s``."""
         if wait is not None and wait > self.max_wait_s:
             raise RateLimited(f"{self.source}: rate limited for {wait:.0f}s ({reason})", wait)
         if failures > self.max_retries:
@@ -193,7 +196,8 @@ class PlatformClient:
         log.warning("%s: %s; retrying in %.1fs", self.source, reason, delay)
         self._sleep(delay)
 
-    def _raise_for(self, response: httpx.Response, url: str) -> None:
+    def raise_for_error(self, response: httpx.Response, url: str) -> None:
+        """Turn a 4xx into a SourceError; platforms with their own error codes override this."""
         status, detail = response.status_code, error_detail(response)
         path = httpx.URL(url).path or url
         if status in (401, 403):

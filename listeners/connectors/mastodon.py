@@ -254,7 +254,7 @@ class _MastodonClient(PlatformClient):
         self.host = host
         self.token_from = token_from
 
-    def _raise_for(self, response: httpx.Response, url: str) -> None:
+    def raise_for_error(self, response: httpx.Response, url: str) -> None:
         status, detail, path = response.status_code, error_detail(response), httpx.URL(url).path
         needs_user = status == 422 and "authenticated" in detail.lower()
         if status in (401, 403) or needs_user:
@@ -263,7 +263,7 @@ class _MastodonClient(PlatformClient):
                                  f"(HTTP {status} on {path}: {detail}); it may be revoked or lack the read scope")
             raise AuthFailed(f"{self.source}: {self.host} wants an access token for {path} "
                              f"(HTTP {status}: {detail}); set 'access_token'")
-        super()._raise_for(response, url)
+        super().raise_for_error(response, url)
 
 
 class _MastodonApi:

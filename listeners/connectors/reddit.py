@@ -284,7 +284,7 @@ class _BearerAuth(httpx.Auth):
 class _RedditClient(PlatformClient):
     """A 403/404 with a ``reason`` (private, quarantined, banned) is about the subreddit, not the token."""
 
-    def _raise_for(self, response: httpx.Response, url: str) -> None:
+    def raise_for_error(self, response: httpx.Response, url: str) -> None:
         reason = None
         if response.status_code in (403, 404):
             try:
@@ -295,7 +295,7 @@ class _RedditClient(PlatformClient):
         if reason:
             path = httpx.URL(url).path or url
             raise ContentGone(f"{self.source}: {path} cannot be read (HTTP {response.status_code}, {reason})")
-        super()._raise_for(response, url)
+        super().raise_for_error(response, url)
 
 
 class RedditListener:

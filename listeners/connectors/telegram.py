@@ -119,7 +119,7 @@ class BotApi(PlatformClient):
                 response = self.http.post(method, json=dict(params or {}))
             except httpx.TransportError as exc:
                 failures += 1
-                self._back_off(failures, f"{method}: {type(exc).__name__}")
+                self.back_off(failures, f"{method}: {type(exc).__name__}")
                 continue
             try:
                 body = response.json()
@@ -136,7 +136,7 @@ class BotApi(PlatformClient):
                 continue
             if code >= 500 or response.status_code >= 500:
                 failures += 1
-                self._back_off(failures, f"{method}: HTTP {code}: {description}")
+                self.back_off(failures, f"{method}: HTTP {code}: {description}")
                 continue
             raise self._failure(method, code, description)
 

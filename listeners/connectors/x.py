@@ -191,14 +191,14 @@ class _XClient(PlatformClient):
         super().__init__(*args, **kwargs)
         self.token_from = token_from
 
-    def _raise_for(self, response: httpx.Response, url: str) -> None:
+    def raise_for_error(self, response: httpx.Response, url: str) -> None:
         if response.status_code in (401, 403):
             raise AuthFailed(
                 f"{self.source}: X refused the bearer token from {self.token_from} "
                 f"(HTTP {response.status_code} on {httpx.URL(url).path}: {error_detail(response)}); "
                 "it may be expired, revoked or lack access to this endpoint"
             )
-        super()._raise_for(response, url)
+        super().raise_for_error(response, url)
 
 
 class _XApi:

@@ -195,7 +195,7 @@ class YoutubeSource(SourceBase):
 class _YoutubeClient(PlatformClient):
     """Reads Google's error reasons: quota, disabled comments and bad keys each mean something else."""
 
-    def _raise_for(self, response: httpx.Response, url: str) -> None:
+    def raise_for_error(self, response: httpx.Response, url: str) -> None:
         status = response.status_code
         reason, message = _google_error(response)
         path = httpx.URL(url).path or url
@@ -213,7 +213,7 @@ class _YoutubeClient(PlatformClient):
                 f"{where}: the API key was refused (HTTP {status}, {reason or 'no reason'}): {message}")
         if status == 400:
             raise QueryRejected(f"{where}: rejected the request (HTTP 400, {reason or 'no reason'}): {message}")
-        super()._raise_for(response, url)
+        super().raise_for_error(response, url)
 
 
 def _google_error(response: httpx.Response) -> tuple[str | None, str]:

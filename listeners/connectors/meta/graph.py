@@ -201,12 +201,12 @@ class GraphClient(PlatformClient):
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         failures = 0
         while True:
-            self._respect_quota()
+            self.respect_quota()
             try:
                 response = self.http.request(method, url, **kwargs)
             except httpx.TransportError as exc:
                 failures += 1
-                self._back_off(failures, f"{type(exc).__name__}: {exc}")
+                self.back_off(failures, f"{type(exc).__name__}: {exc}")
                 continue
             peak, regain = usage(response.headers)
             if response.status_code < 400:
@@ -220,7 +220,7 @@ class GraphClient(PlatformClient):
                 continue
             if response.status_code >= 500 or error.get("code") in TRANSIENT_CODES or error.get("is_transient") is True:
                 failures += 1
-                self._back_off(failures, detail)
+                self.back_off(failures, detail)
                 continue
             raise graph_failure(self.source, httpx.URL(url).path or url, response.status_code, error, detail)
 
