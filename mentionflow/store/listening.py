@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, select
 
 from mentionflow.models import utcnow
+from mentionflow.store.db import stored_time
 from mentionflow.store.tables import IntakeQueueRow, SourceCursorRow, SourceSeenRow
 
 __all__ = ["IntakeQueue", "QueuedItem", "SourceState", "SourceStatus"]
@@ -55,7 +56,10 @@ class SourceState:
         with self.engine.connect() as conn:
             t = SourceCursorRow
             rows = conn.execute(select(t.source, t.cursor, t.updated_at, t.polled_at).where(t.source.in_(wanted)))
-            found = {r.source: SourceStatus(r.source, r.cursor, r.updated_at, r.polled_at) for r in rows}
+            found = {
+                r.source: SourceStatus(r.source, r.cursor, stored_time(r.updated_at), stored_time(r.polled_at))
+                for r in rows
+            }
         return {s: found.get(s, SourceStatus(s, None, None, None)) for s in wanted}
 
     def unseen(self, source: str, mention_ids: Sequence[str]) -> set[str]:
