@@ -68,11 +68,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -94,6 +91,7 @@ from listeners.errors import (
     SourceUnavailable,
 )
 from listeners.http import PlatformClient, error_detail, wait_from_headers
+from listeners.streaming import Retry, StoppableStream, Stopped
 from listeners.text import html_to_text
 from mentionflow.models import Author, Mention, mention_id, utcnow
 
@@ -453,26 +451,7 @@ class ReconnectBackoff:
     rate_limited_s: float = 60.0
 
 
-class _Stopped(Exception):
-    pass
-
-
-class _Retry(Exception):
-    def __init__(self, delay: float, reason: str) -> None:
-        super().__init__(reason)
-        self.delay = delay
-
-
-def _abort(response: httpx.Response) -> None:
-    """Wake a thread blocked reading ``response`` (closing from another thread does not)."""
-    stream = response.extensions.get("network_stream")
-    sock = stream.get_extra_info("socket") if stream is not None else None
-    if sock is not None:
-        with suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-
-
-class MastodonStreamListener(_StatusItems):
+class MastodonStreamListener(_StatusItems, StoppableStream):
     """The hashtag stream, reconnecting and catching up by the timeline until :meth:`stop`.
 
     The cursor is the timeline's (``min_id``), advanced by every streamed post.
@@ -481,9 +460,7 @@ class MastodonStreamListener(_StatusItems):
     def __init__(self, source: MastodonSource, *, backoff: ReconnectBackoff | None = None) -> None:
         super().__init__(source)
         self.backoff = backoff or ReconnectBackoff()
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._response: httpx.Response | None = None
+        self._init_stop_control()
         self.api = source._api(self._sleep, time.time)
         self.timeline = MastodonTimelineListener(source, self.api)
         self.connections = 0
@@ -493,22 +470,11 @@ class MastodonStreamListener(_StatusItems):
     def close(self) -> None:
         self.api.close()
 
-    def stop(self) -> None:
-        self._stop.set()
-        with self._lock:
-            response = self._response
-        if response is not None:
-            _abort(response)
-
-    def _sleep(self, seconds: float) -> None:
-        if self._stop.wait(seconds):
-            raise _Stopped
-
     def poll(self, cursor: dict[str, Any] | None) -> Iterator[ListenerOutput]:
         state = dict(cursor or {})
         try:
             url = self.api.streaming_base(self.source.streaming_url) + "/api/v1/streaming/hashtag"
-        except _Stopped:
+        except Stopped:
             return
         failures = {"network": 0, "http": 0}
         while not self._stop.is_set():
@@ -516,9 +482,9 @@ class MastodonStreamListener(_StatusItems):
                 yield from self._session(url, state, failures)
                 delay = self._next("network", failures)
                 log.info("%s: the stream ended; reconnecting in %.1fs", self.name, delay)
-            except _Stopped:
+            except Stopped:
                 return
-            except _Retry as exc:
+            except Retry as exc:
                 delay = exc.delay
                 log.warning("%s: %s; reconnecting in %.1fs", self.name, exc, delay)
             except (httpx.HTTPError, httpx.StreamError, OSError) as exc:
@@ -574,9 +540,9 @@ class MastodonStreamListener(_StatusItems):
             return AuthFailed(f"{self.name}: the {self.source.host} stream {how} (HTTP {status}: {detail})")
         if status == 429:
             wait = wait_from_headers(response.headers)
-            return _Retry(wait if wait is not None else self.backoff.rate_limited_s, f"stream rate limited: {detail}")
+            return Retry(wait if wait is not None else self.backoff.rate_limited_s, f"stream rate limited: {detail}")
         if status >= 500:
-            return _Retry(self._next("http", failures), f"stream answered HTTP {status}: {detail}")
+            return Retry(self._next("http", failures), f"stream answered HTTP {status}: {detail}")
         return QueryRejected(
             f"{self.name}: the {self.source.host} stream rejected the request (HTTP {status}): {detail}")
 

@@ -54,11 +54,8 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
@@ -77,6 +74,7 @@ from listeners.errors import (
     SourceUnavailable,
 )
 from listeners.http import PlatformClient, error_detail, wait_from_headers
+from listeners.streaming import Retry, StoppableStream, Stopped
 from mentionflow.models import Author, Mention, mention_id, utcnow
 
 __all__ = ["StreamBackoff", "XSearchListener", "XSource", "XStreamListener", "mention_from_tweet"]
@@ -378,26 +376,7 @@ class _Attempts:
         return min(self.policy.rate_first_s * 2 ** (self.rate - 1), self.policy.rate_max_s)
 
 
-class _Stopped(Exception):
-    """stop() was called while the listener waited."""
-
-
-class _Retry(Exception):
-    def __init__(self, delay: float, reason: str) -> None:
-        super().__init__(reason)
-        self.delay = delay
-
-
-def _abort(response: httpx.Response) -> None:
-    """Wake a thread blocked reading ``response`` (closing from another thread does not)."""
-    stream = response.extensions.get("network_stream")
-    sock = stream.get_extra_info("socket") if stream is not None else None
-    if sock is not None:
-        with suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-
-
-class XStreamListener:
+class XStreamListener(StoppableStream):
     """The filtered stream, reconnecting and catching up by recent search until :meth:`stop`.
 
     The cursor is the search cursor: ``since_id`` advances with every post
@@ -408,9 +387,7 @@ class XStreamListener:
         self.name = source.name
         self.source = source
         self.backoff = backoff or StreamBackoff()
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._response: httpx.Response | None = None
+        self._init_stop_control()
         self.api = source._api(self._sleep, time.time)
         self.search = XSearchListener(source, self.api)
         self._rule_ids: set[str] = set()
@@ -422,22 +399,11 @@ class XStreamListener:
     def close(self) -> None:
         self.api.close()
 
-    def stop(self) -> None:
-        self._stop.set()
-        with self._lock:
-            response = self._response
-        if response is not None:
-            _abort(response)
-
-    def _sleep(self, seconds: float) -> None:
-        if self._stop.wait(seconds):
-            raise _Stopped
-
     def poll(self, cursor: dict[str, Any] | None) -> Iterator[ListenerOutput]:
         state = dict(cursor or {})
         try:
             self.sync_rule()
-        except _Stopped:
+        except Stopped:
             return
         attempts = _Attempts(self.backoff)
         while not self._stop.is_set():
@@ -445,9 +411,9 @@ class XStreamListener:
                 yield from self._session(state, attempts)
                 delay = attempts.network_error()
                 log.info("%s: the stream ended; reconnecting in %.1fs", self.name, delay)
-            except _Stopped:
+            except Stopped:
                 return
-            except _Retry as exc:
+            except Retry as exc:
                 delay = exc.delay
                 log.warning("%s: %s; reconnecting in %.1fs", self.name, exc, delay)
             except (httpx.HTTPError, httpx.StreamError, OSError) as exc:
@@ -521,9 +487,9 @@ class XStreamListener:
                               f"{self.source.bearer_token.describe()} (HTTP {status}): {detail}")
         if status == 429:
             wait = wait_from_headers(response.headers) or 0.0
-            return _Retry(max(wait, attempts.rate_limited()), f"stream rate limited (HTTP 429: {detail})")
+            return Retry(max(wait, attempts.rate_limited()), f"stream rate limited (HTTP 429: {detail})")
         if status >= 500:
-            return _Retry(attempts.http_error(), f"stream answered HTTP {status}: {detail}")
+            return Retry(attempts.http_error(), f"stream answered HTTP {status}: {detail}")
         return QueryRejected(f"{self.name}: the filtered stream rejected the request (HTTP {status}): {detail}")
 
     def _catch_up(self, state: dict[str, Any], connected_at: datetime) -> Iterator[ListenerOutput]:
