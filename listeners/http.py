@@ -18,6 +18,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -26,7 +27,7 @@ import httpx
 
 from listeners.errors import AuthFailed, ContentGone, QueryRejected, RateLimited, SourceUnavailable
 
-__all__ = ["PlatformClient", "error_detail", "wait_from_headers"]
+__all__ = ["PlatformClient", "RetryAfter", "error_detail", "wait_from_headers"]
 
 log = logging.getLogger(__name__)
 # httpx logs every request URL at INFO; some platforms take a token in the
@@ -104,6 +105,15 @@ def error_detail(response: httpx.Response, limit: int = 300) -> str:
     return str(body)[:limit]
 
 
+@dataclass(frozen=True)
+class RetryAfter:
+    """A retryable answer: why, how long the platform asked to wait (None: back off), and whether it is a rate limit."""
+
+    reason: str
+    wait_s: float | None = None
+    rate_limited: bool = False
+
+
 class PlatformClient:
     """An ``httpx.Client`` that retries what is transient and names what is not.
 
@@ -160,21 +170,32 @@ class PlatformClient:
                 failures += 1
                 self.back_off(failures, f"{type(exc).__name__}: {exc}")
                 continue
-            if response.status_code == 429 or (response.status_code >= 500):
+            retry = self.retry_for(response)
+            if retry is not None:
                 failures += 1
-                wait = wait_from_headers(response.headers, self._clock())
-                self.back_off(failures, f"HTTP {response.status_code}: {error_detail(response)}", wait)
+                self.back_off(failures, retry.reason, retry.wait_s, rate_limited=retry.rate_limited)
                 continue
-            if _quota_spent(response.headers):
-                wait = wait_from_headers({k: v for k, v in response.headers.items() if k.lower() != "retry-after"},
-                                         self._clock())
-                if wait:
-                    self._not_before = self._clock() + wait
+            self.note_quota(response)
             if response.status_code >= 400:
                 self.raise_for_error(response, url)
             return response
 
     # -- extension points: platform clients override or call these ------------
+    def retry_for(self, response: httpx.Response) -> RetryAfter | None:
+        """Whether this answer is worth asking again (429, 5xx), and after how long."""
+        if response.status_code == 429 or response.status_code >= 500:
+            return RetryAfter(f"HTTP {response.status_code}: {error_detail(response)}",
+                              wait_from_headers(response.headers, self._clock()), response.status_code == 429)
+        return None
+
+    def note_quota(self, response: httpx.Response) -> None:
+        """Remember a spent quota so the next call waits for its reset instead of meeting a 429."""
+        if _quota_spent(response.headers):
+            wait = wait_from_headers({k: v for k, v in response.headers.items() if k.lower() != "retry-after"},
+                                     self._clock())
+            if wait:
+                self._not_before = self._clock() + wait
+
     def respect_quota(self) -> None:
         """Sleep until a spent quota resets, or raise RateLimited if that is too long."""
         wait = self._not_before - self._clock()
@@ -184,13 +205,14 @@ class PlatformClient:
             log.info("%s: quota spent, waiting %.1fs for the reset", self.source, wait)
             self._sleep(wait)
 
-    def back_off(self, failures: int, reason: str, wait: float | None = None) -> None:
+    def back_off(self, failures: int, reason: str, wait: float | None = None, *, rate_limited: bool = False) -> None:
         """Wait before retry number ``failures``; give up past ``max_retries`` or ``max_wait_s``."""
         if wait is not None and wait > self.max_wait_s:
             raise RateLimited(f"{self.source}: rate limited for {wait:.0f}s ({reason})", wait)
         if failures > self.max_retries:
-            if reason.startswith("HTTP 429"):
-                raise RateLimited(f"{self.source}: still rate limited after {self.max_retries} retries", wait or 0.0)
+            if rate_limited:
+                raise RateLimited(f"{self.source}: still rate limited after {self.max_retries} retries ({reason})",
+                                  wait or 0.0)
             raise SourceUnavailable(f"{self.source}: gave up after {self.max_retries} retries; last: {reason}")
         delay = wait if wait is not None else min(60.0, 2 ** (failures - 1)) * (0.5 + random.random() / 2)
         log.warning("%s: %s; retrying in %.1fs", self.source, reason, delay)

@@ -56,7 +56,7 @@ from listeners.errors import (
     SourceError,
     SourceUnavailable,
 )
-from listeners.http import PlatformClient, error_detail, wait_from_headers
+from listeners.http import PlatformClient, RetryAfter, error_detail, wait_from_headers
 from mentionflow.models import Mention
 
 __all__ = [
@@ -198,31 +198,32 @@ class GraphClient(PlatformClient):
             raise SourceUnavailable(f"{self.source}: {path} answered JSON that is not an object")
         return body
 
-    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        failures = 0
-        while True:
-            self.respect_quota()
-            try:
-                response = self.http.request(method, url, **kwargs)
-            except httpx.TransportError as exc:
-                failures += 1
-                self.back_off(failures, f"{type(exc).__name__}: {exc}")
-                continue
-            peak, regain = usage(response.headers)
-            if response.status_code < 400:
-                self._note_usage(peak, regain)
-                return response
-            error = _error_of(response)
-            detail = _describe(error, response)
-            if response.status_code == 429 or error.get("code") in THROTTLE_CODES:
-                failures += 1
-                self._throttled(failures, regain or wait_from_headers(response.headers, self._clock()), detail)
-                continue
-            if response.status_code >= 500 or error.get("code") in TRANSIENT_CODES or error.get("is_transient") is True:
-                failures += 1
-                self.back_off(failures, detail)
-                continue
-            raise graph_failure(self.source, httpx.URL(url).path or url, response.status_code, error, detail)
+    # PlatformClient's request loop, told how the Graph API signals throttling and errors:
+    def retry_for(self, response: httpx.Response) -> RetryAfter | None:
+        if response.status_code < 400:
+            return None
+        error = _error_of(response)
+        detail = _describe(error, response)
+        if response.status_code == 429 or error.get("code") in THROTTLE_CODES:
+            _, regain = usage(response.headers)
+            return RetryAfter(detail, regain or wait_from_headers(response.headers, self._clock()), rate_limited=True)
+        if response.status_code >= 500 or error.get("code") in TRANSIENT_CODES or error.get("is_transient") is True:
+            return RetryAfter(detail)
+        return None
+
+    def note_quota(self, response: httpx.Response) -> None:
+        self._note_usage(*usage(response.headers))
+
+    def raise_for_error(self, response: httpx.Response, url: str) -> None:
+        error = _error_of(response)
+        raise graph_failure(self.source, httpx.URL(url).path or url, response.status_code, error,
+                            _describe(error, response))
+
+    def back_off(self, failures: int, reason: str, wait: float | None = None, *, rate_limited: bool = False) -> None:
+        if rate_limited:
+            self._throttled(failures, wait, reason)
+        else:
+            super().back_off(failures, reason, wait)
 
     def _note_usage(self, peak: float, regain: float) -> None:
         if regain > 0:
