@@ -30,7 +30,7 @@ def sqlite_engine(tmp_path) -> Iterator:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def source_state(sqlite_engine) -> SourceState:  # type: ignore[no-untyped-def]
+def state(sqlite_engine) -> SourceState:  # type: ignore[no-untyped-def]
     return SourceState(sqlite_engine)
 
 

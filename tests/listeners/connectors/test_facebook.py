@@ -119,7 +119,7 @@ def test_pages_through_feed_comments_and_tagged_following_next(graph, env):
     assert isinstance(items[-1], Checkpoint) and items[-1].cursor["sweep"] is None
 
 
-def test_second_poll_with_the_cursor_returns_only_new_posts_and_comments(graph, env, source_state, publisher):
+def test_second_poll_with_the_cursor_returns_only_new_posts_and_comments(graph, env, state, publisher):
     graph.add(PAGE, "feed", post(10), post(11))
     graph.add(f"{PAGE}_10", "comments", comment(f"{PAGE}_10", 1, minutes_ago=9))
     src = source(graph)
@@ -139,14 +139,14 @@ def test_second_poll_with_the_cursor_returns_only_new_posts_and_comments(graph, 
     assert new <= set(got) and set(got) - new <= {f"{PAGE}_10", "10_1"}
     assert [r.query.get("since") for r in graph.requests if r.path.endswith("/tagged")] == [str(T0 - 86400)]
 
-    source_state.checkpoint("acme-fb", cursor, [f"facebook:{PAGE}_10", f"facebook:{PAGE}_11", "facebook:10_1"])
-    stats = run_listener(src.listener(sleep=lambda s: None, clock=lambda: T0), publisher, source_state)
+    state.checkpoint("acme-fb", cursor, [f"facebook:{PAGE}_10", f"facebook:{PAGE}_11", "facebook:10_1"])
+    stats = run_listener(src.listener(sleep=lambda s: None, clock=lambda: T0), publisher, state)
     assert sorted(publisher.ids) == sorted(f"facebook:{n}" for n in new) and stats.published == 3
-    third, _ = poll(src, source_state.get_cursor("acme-fb"))
+    third, _ = poll(src, state.get_cursor("acme-fb"))
     assert {m.native_id for m in mentions(third)} == {f"{PAGE}_2", "10_2"}  # only the new marks' items
 
 
-def test_restart_after_page_three_fails_publishes_everything_exactly_once(graph, env, source_state, publisher):
+def test_restart_after_page_three_fails_publishes_everything_exactly_once(graph, env, state, publisher):
     graph.add(PAGE, "feed", *[post(n) for n in range(1, 9)])  # 4 pages of 2
     graph.add(PAGE, "tagged", post(20))
     third_page = "NA=="  # base64 "4": the cursor after page 2
@@ -156,17 +156,17 @@ def test_restart_after_page_three_fails_publishes_everything_exactly_once(graph,
     src = source(graph)
     sleeps: list[float] = []
     with pytest.raises(SourceUnavailable, match="unknown error"):
-        run_listener(src.listener(sleep=sleeps.append, clock=lambda: T0), publisher, source_state)
+        run_listener(src.listener(sleep=sleeps.append, clock=lambda: T0), publisher, state)
     assert publisher.ids == [f"facebook:{PAGE}_{n}" for n in range(1, 5)]
-    saved = source_state.get_cursor("acme-fb")
+    saved = state.get_cursor("acme-fb")
     assert saved["sweep"]["page"]["after"] == third_page and len(sleeps) == 1
 
     graph.fail_when = None
-    stats = run_listener(src.listener(sleep=sleeps.append, clock=lambda: T0), publisher, source_state)
+    stats = run_listener(src.listener(sleep=sleeps.append, clock=lambda: T0), publisher, state)
     expected = {f"facebook:{PAGE}_{n}" for n in (*range(1, 9), 20)}
     assert sorted(publisher.ids) == sorted(expected) and len(publisher.ids) == len(expected)
     assert stats.published == 5
-    assert run_listener(src.listener(sleep=sleeps.append, clock=lambda: T0), publisher, source_state).published == 0
+    assert run_listener(src.listener(sleep=sleeps.append, clock=lambda: T0), publisher, state).published == 0
 
 
 def test_short_429_is_waited_out_and_a_long_throttle_raises_rate_limited(graph, env):

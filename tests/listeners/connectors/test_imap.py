@@ -72,33 +72,33 @@ def test_messages_become_mentions_read_only(server, source):
     assert "EXAMINE" in server.commands and "SELECT" not in server.commands and "UID STORE" not in server.commands
 
 
-def test_batches_checkpoint_and_a_second_poll_reads_only_new_mail(server, source, publisher, source_state):
+def test_batches_checkpoint_and_a_second_poll_reads_only_new_mail(server, source, publisher, state):
     fill(server, range(1, 6))
-    stats = run_listener(source.listener(), publisher, source_state)
+    stats = run_listener(source.listener(), publisher, state)
     assert stats.published == 5 and stats.checkpoints == 3
-    assert source_state.get_cursor("inbox") == {"uidvalidity": server.uidvalidity, "last_uid": 5}
-    assert run_listener(source.listener(), publisher, source_state).published == 0  # "6:*" still matches UID 5
+    assert state.get_cursor("inbox") == {"uidvalidity": server.uidvalidity, "last_uid": 5}
+    assert run_listener(source.listener(), publisher, state).published == 0  # "6:*" still matches UID 5
     fill(server, [6, 7])
-    assert run_listener(source.listener(), publisher, source_state).published == 2
+    assert run_listener(source.listener(), publisher, state).published == 2
     assert len(set(publisher.ids)) == len(publisher.ids) == 7
 
 
-def test_a_connection_lost_mid_way_loses_and_repeats_nothing(server, source, publisher, source_state):
+def test_a_connection_lost_mid_way_loses_and_repeats_nothing(server, source, publisher, state):
     fill(server, range(1, 6))
     server.drop_at_fetch = 2
     with pytest.raises(SourceUnavailable, match="connection lost"):
-        run_listener(source.listener(), publisher, source_state)
+        run_listener(source.listener(), publisher, state)
     assert publisher.ids == ["email:msg-1@mail.example", "email:msg-2@mail.example"]
-    run_listener(source.listener(), publisher, source_state)
+    run_listener(source.listener(), publisher, state)
     assert publisher.ids == [f"email:msg-{n}@mail.example" for n in range(1, 6)]
 
 
-def test_a_renumbered_folder_is_reread_without_repeats(server, source, publisher, source_state):
+def test_a_renumbered_folder_is_reread_without_repeats(server, source, publisher, state):
     fill(server, range(1, 4))
-    run_listener(source.listener(), publisher, source_state)
+    run_listener(source.listener(), publisher, state)
     server.uidvalidity += 1
     fill(server, [4])
-    stats = run_listener(source.listener(), publisher, source_state)
+    stats = run_listener(source.listener(), publisher, state)
     assert (stats.published, stats.duplicates) == (1, 3)
 
 

@@ -112,36 +112,36 @@ def test_pages_through_media_and_every_page_of_comments(graph, env):
     assert sum(isinstance(i, Checkpoint) for i in items) == 3 + 1 + 4
 
 
-def test_second_poll_with_the_cursor_publishes_only_new_items(graph, env, source_state, publisher):
+def test_second_poll_with_the_cursor_publishes_only_new_items(graph, env, state, publisher):
     graph.add(IG, "media", media(30, comments=1))
     graph.add("179030", "comments", comment(1, minutes_ago=20))
     graph.add(IG, "tags", tagged(1, minutes_ago=25))
     src = source(graph)
-    assert run_listener(src.listener(sleep=lambda s: None, clock=lambda: T0), publisher, source_state).published == 2
+    assert run_listener(src.listener(sleep=lambda s: None, clock=lambda: T0), publisher, state).published == 2
     graph.add("179030", "comments", comment(2, minutes_ago=10))
     graph.add(IG, "tags", tagged(2, minutes_ago=15))
-    stats = run_listener(src.listener(sleep=lambda s: None, clock=lambda: T0), publisher, source_state)
+    stats = run_listener(src.listener(sleep=lambda s: None, clock=lambda: T0), publisher, state)
     assert stats.published == 2 and sorted(publisher.ids[2:]) == ["instagram:18002", "instagram:18102"]
-    cursor = source_state.get_cursor("acme-ig")
+    cursor = state.get_cursor("acme-ig")
     assert cursor["since"]["tags"] == T0 - 900 and cursor["since"]["comments"] == T0 - 600
     again, _ = poll(src, cursor)
     assert {m.native_id for m in mentions(again)} == {"18002", "18102"}  # at the marks; dropped as seen
 
 
-def test_restart_after_comment_page_three_fails_publishes_everything_once(graph, env, source_state, publisher):
+def test_restart_after_comment_page_three_fails_publishes_everything_once(graph, env, state, publisher):
     graph.add(IG, "media", media(1, comments=8))
     graph.add("17901", "comments", *[comment(n) for n in range(1, 9)])  # 4 pages
     graph.fail_when = lambda r: (graph_error(503, 2, "Service temporarily unavailable")
                                  if r.path.endswith("17901/comments") and r.query.get("after") == "NA==" else None)
     src = source(graph)
     with pytest.raises(SourceUnavailable, match="Service temporarily unavailable"):
-        run_listener(src.listener(sleep=lambda s: None, clock=lambda: T0), publisher, source_state)
+        run_listener(src.listener(sleep=lambda s: None, clock=lambda: T0), publisher, state)
     # this edge answers oldest first: pages 1-2 hold comments 8..5
     assert sorted(publisher.ids) == sorted(f"instagram:1810{n}" for n in range(5, 9))
-    assert source_state.get_cursor("acme-ig")["sweep"]["tasks"][0]["id"] == "17901"
+    assert state.get_cursor("acme-ig")["sweep"]["tasks"][0]["id"] == "17901"
 
     graph.fail_when = None
-    run_listener(src.listener(sleep=lambda s: None, clock=lambda: T0), publisher, source_state)
+    run_listener(src.listener(sleep=lambda s: None, clock=lambda: T0), publisher, state)
     assert sorted(publisher.ids) == sorted(f"instagram:1810{n}" for n in range(1, 9))
     assert len(publisher.ids) == len(set(publisher.ids)) == 8
 

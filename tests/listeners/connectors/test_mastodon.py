@@ -22,18 +22,13 @@ from listeners.errors import (
 from listeners.runner import run_listener
 from listeners.text import html_to_text
 from mentionflow.models import Mention
-from mentionflow.store import make_engine, migrate
-from mentionflow.store.listening import SourceState
+from tests.fakes.clock import Sleeps
 from tests.fakes.http import json_response
 from tests.fakes.platforms.mastodon import FakeMastodon
 from tests.fakes.publisher import RecordingPublisher
 
 FAST = ReconnectBackoff(network_first_s=0.01, http_first_s=0.05, max_s=0.1, http_max_s=0.2, rate_limited_s=0.1)
 
-
-class Sleeps(list):
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
 
 
 @pytest.fixture
@@ -46,12 +41,6 @@ def fake():
 def token(monkeypatch, fake):
     monkeypatch.setenv("MASTODON_TOKEN", fake.token)
 
-
-@pytest.fixture
-def state(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'state.db'}")
-    migrate(engine)
-    return SourceState(engine)
 
 
 def source(fake: FakeMastodon, **over) -> MastodonSource:

@@ -15,8 +15,7 @@ from listeners.errors import AuthFailed, MissingCredential, RateLimited, SourceU
 from listeners.runner import run_listener
 from listeners.sources import load_sources
 from mentionflow.models import Mention
-from mentionflow.store import make_engine, migrate
-from mentionflow.store.listening import SourceState
+from tests.fakes.clock import Sleeps
 from tests.fakes.http import json_response
 from tests.fakes.platforms.reddit import RedditApi
 from tests.fakes.publisher import RecordingPublisher
@@ -24,12 +23,6 @@ from tests.fakes.publisher import RecordingPublisher
 T0 = 1763640000.0  # 2025-11-20 12:00 UTC
 UA = "python:test.mentionflow:v1 (by /u/tester)"
 
-
-class Sleeps(list):
-    """Records the waits asked for instead of waiting."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
 
 
 @pytest.fixture
@@ -43,12 +36,6 @@ def secrets(monkeypatch):
     monkeypatch.setenv("REDDIT_SECRET", "app-secret")
     monkeypatch.setenv("REDDIT_PASSWORD", "hunter2")
 
-
-@pytest.fixture
-def state(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'state.db'}")
-    migrate(engine)
-    return SourceState(engine)
 
 
 def source(api: RedditApi, **over) -> RedditSource:

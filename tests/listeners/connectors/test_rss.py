@@ -49,33 +49,33 @@ def test_rss_and_atom_entries_become_mentions_with_their_raw_entry(site):
     assert atom_m.language == "de" and atom_m.created_at == T
 
 
-def test_an_unchanged_feed_costs_a_304_and_yields_nothing(site, publisher, source_state):
+def test_an_unchanged_feed_costs_a_304_and_yields_nothing(site, publisher, state):
     site.feeds["/rss"] = rss("Bank blog", [item(1), item(2)])
     src = source(site, "/rss")
-    assert run_listener(src.listener(), publisher, source_state).published == 2
-    assert run_listener(src.listener(), publisher, source_state).published == 0
+    assert run_listener(src.listener(), publisher, state).published == 2
+    assert run_listener(src.listener(), publisher, state).published == 0
     assert site.requests[-1].headers["if-none-match"].startswith('"')
 
 
-def test_only_entries_newer_than_the_last_poll_are_read(site, publisher, source_state):
+def test_only_entries_newer_than_the_last_poll_are_read(site, publisher, state):
     site.feeds["/rss"] = rss("Bank blog", [item(2), item(1)])
     src = source(site, "/rss")
-    run_listener(src.listener(), publisher, source_state)
+    run_listener(src.listener(), publisher, state)
     site.feeds["/rss"] = rss("Bank blog", [item(4), item(3), item(2)])  # the window slid on
-    stats = run_listener(src.listener(), publisher, source_state)
+    stats = run_listener(src.listener(), publisher, state)
     assert stats.published == 2 and stats.duplicates == 0
     assert [m.raw["entry"]["id"] for m in publisher.mentions] == ["post-2", "post-1", "post-4", "post-3"]
 
 
-def test_a_restart_after_a_failing_feed_loses_and_repeats_nothing(site, publisher, source_state):
+def test_a_restart_after_a_failing_feed_loses_and_repeats_nothing(site, publisher, state):
     site.feeds["/a"] = rss("A", [item(1), item(2)])
     site.feeds["/b"] = rss("B", [item(3), item(4)])
     site.fail["/b"] = [json_response(503, {"message": "maintenance"})] * 3
     src = source(site, "/a", "/b", max_retries=2)
     with pytest.raises(SourceError, match="maintenance"):
-        run_listener(src.listener(), publisher, source_state)
+        run_listener(src.listener(), publisher, state)
     assert len(publisher.mentions) == 2
-    run_listener(src.listener(), publisher, source_state)
+    run_listener(src.listener(), publisher, state)
     assert sorted(m.raw["entry"]["id"] for m in publisher.mentions) == ["post-1", "post-2", "post-3", "post-4"]
 
 
@@ -87,10 +87,10 @@ def test_broken_feeds_and_empty_entries_are_dead_lettered(site):
     assert "entry has no title or text" in rejected[1].reason
 
 
-def test_a_feed_that_is_gone_is_reported_after_the_others_are_read(site, publisher, source_state):
+def test_a_feed_that_is_gone_is_reported_after_the_others_are_read(site, publisher, state):
     site.feeds["/rss"] = rss("Bank blog", [item(1)])
     with pytest.raises(SourceError, match=r"/gone is gone \(HTTP 404\)"):
-        run_listener(source(site, "/gone", "/rss").listener(), publisher, source_state)
+        run_listener(source(site, "/gone", "/rss").listener(), publisher, state)
     assert len(publisher.mentions) == 1
 
 
@@ -108,12 +108,12 @@ def test_probe_names_each_feed_and_its_size(site):
         source(site, "/rss").probe()
 
 
-def test_a_rate_limited_feed_is_retried_after_the_wait_or_ends_the_run(site, publisher, source_state):
+def test_a_rate_limited_feed_is_retried_after_the_wait_or_ends_the_run(site, publisher, state):
     site.feeds["/rss"] = rss("Bank blog", [item(1)])
     site.fail["/rss"] = [json_response(429, {}, {"Retry-After": "1"})]
-    assert run_listener(source(site, "/rss").listener(), publisher, source_state).published == 1
+    assert run_listener(source(site, "/rss").listener(), publisher, state).published == 1
     site.feeds["/rss"] = rss("Bank blog", [item(2), item(1)])
     site.fail["/rss"] = [json_response(429, {}, {"Retry-After": "3600"})]
     with pytest.raises(SourceError, match="rate limited for 3600s"):
-        run_listener(source(site, "/rss", max_wait_s=5).listener(), publisher, source_state)
+        run_listener(source(site, "/rss", max_wait_s=5).listener(), publisher, state)
     assert len(publisher.mentions) == 1

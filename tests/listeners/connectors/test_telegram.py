@@ -117,20 +117,20 @@ def test_second_poll_with_the_cursor_returns_only_new_updates(api, env):
     assert mentions(poll(src, second[-1].cursor)[0]) == []
 
 
-def test_restart_after_batch_three_fails_publishes_everything_exactly_once(api, env, source_state, publisher):
+def test_restart_after_batch_three_fails_publishes_everything_exactly_once(api, env, state, publisher):
     pushed = [api.push(**text_message(n)) for n in range(1, 9)]  # 4 batches of 2
     third = pushed[4]["update_id"]
     api.fail_when = lambda method, args: (bot_error(502, "Bad Gateway")
                                           if method == "getUpdates" and args.get("offset") == third else None)
     src = source(api)
     with pytest.raises(SourceUnavailable, match="Bad Gateway") as caught:
-        run_listener(src.listener(sleep=lambda s: None), publisher, source_state)
+        run_listener(src.listener(sleep=lambda s: None), publisher, state)
     assert TOKEN not in str(caught.value)
     assert publisher.ids == [f"telegram:-1001500000001:{n}" for n in range(1, 5)]
-    assert source_state.get_cursor("acme-tg") == {"offset": third}
+    assert state.get_cursor("acme-tg") == {"offset": third}
 
     api.fail_when = None
-    stats = run_listener(src.listener(sleep=lambda s: None), publisher, source_state)
+    stats = run_listener(src.listener(sleep=lambda s: None), publisher, state)
     assert stats.published == 4 and stats.duplicates == 0
     assert publisher.ids == [f"telegram:-1001500000001:{n}" for n in range(1, 9)]
 

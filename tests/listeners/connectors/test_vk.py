@@ -21,8 +21,7 @@ from listeners.errors import (
 from listeners.runner import run_listener
 from listeners.sources import load_sources
 from mentionflow.models import Mention
-from mentionflow.store import make_engine, migrate
-from mentionflow.store.listening import SourceState
+from tests.fakes.clock import Sleeps
 from tests.fakes.http import json_response
 from tests.fakes.platforms.vk import VkApi, vk_error
 from tests.fakes.publisher import RecordingPublisher
@@ -32,10 +31,6 @@ GROUP = 77
 WALL = -GROUP
 IVAN, OLGA = 10, 11
 
-
-class Sleeps(list):
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
 
 
 @pytest.fixture
@@ -51,12 +46,6 @@ def api():
 def token(monkeypatch):
     monkeypatch.setenv("VK_TOKEN", "vk1.a.test-token")
 
-
-@pytest.fixture
-def state(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'state.db'}")
-    migrate(engine)
-    return SourceState(engine)
 
 
 def source(api: VkApi, **over) -> VkSource:

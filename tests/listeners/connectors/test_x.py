@@ -20,8 +20,7 @@ from listeners.errors import (
 )
 from listeners.runner import run_listener
 from mentionflow.models import Mention
-from mentionflow.store import make_engine, migrate
-from mentionflow.store.listening import SourceState
+from tests.fakes.clock import Sleeps
 from tests.fakes.http import json_response
 from tests.fakes.platforms.x import FakeX
 from tests.fakes.publisher import RecordingPublisher
@@ -30,10 +29,6 @@ QUERY = "nordbank -is:retweet"
 FAST = StreamBackoff(network_step_s=0.01, network_max_s=0.05, http_first_s=0.05, http_max_s=0.2,
                      rate_first_s=0.1, rate_max_s=0.2)
 
-
-class Sleeps(list):
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
 
 
 @pytest.fixture
@@ -46,12 +41,6 @@ def fake():
 def token(monkeypatch, fake):
     monkeypatch.setenv("X_BEARER_TOKEN", fake.token)
 
-
-@pytest.fixture
-def state(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'state.db'}")
-    migrate(engine)
-    return SourceState(engine)
 
 
 def source(fake: FakeX, **over) -> XSource:

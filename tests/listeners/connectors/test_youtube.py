@@ -21,8 +21,7 @@ from listeners.errors import AuthFailed, MissingCredential, RateLimited, SourceU
 from listeners.runner import run_listener
 from listeners.sources import load_sources
 from mentionflow.models import Mention
-from mentionflow.store import make_engine, migrate
-from mentionflow.store.listening import SourceState
+from tests.fakes.clock import Sleeps
 from tests.fakes.http import json_response
 from tests.fakes.platforms.youtube import YoutubeApi, google_error
 from tests.fakes.publisher import RecordingPublisher
@@ -32,10 +31,6 @@ MIN = timedelta(minutes=1)
 CHANNEL = "UC" + "a" * 22
 VIDEO, OTHER = "acmeVideo01", "reviewVid02"
 
-
-class Sleeps(list):
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
 
 
 @pytest.fixture
@@ -50,12 +45,6 @@ def api():
 def key(monkeypatch):
     monkeypatch.setenv("YOUTUBE_KEY", "AIza-test-key")
 
-
-@pytest.fixture
-def state(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'state.db'}")
-    migrate(engine)
-    return SourceState(engine)
 
 
 def source(api: YoutubeApi, **over) -> YoutubeSource:
